@@ -1,0 +1,41 @@
+# openmxu: thin wrappers around the Python tools. Every target sets up .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+
+.PHONY: all demo test test-fast verilog lint bench clean distclean
+
+all: test
+
+# The virtual environment is (re)installed only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[sim]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m openmxu demo
+
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist loadgroup -m "not slow" tests
+
+verilog: $(STAMP)
+	$(PY) -m openmxu verilog -o build/verilog/openmxu_array.v
+
+lint: verilog
+	$(PY) -m openmxu lint build/verilog/openmxu_array.v
+
+bench: $(STAMP)
+	$(PY) -m openmxu bench
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

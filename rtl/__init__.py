@@ -1,0 +1,1 @@
+"""openmxu gateware (Amaranth 0.5)."""

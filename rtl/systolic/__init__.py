@@ -1,0 +1,9 @@
+"""The systolic-array core: processing elements, skew buffers and the arrays."""
+
+from .pe import WeightStationaryPE, OutputStationaryPE
+from .skew import Skew
+from .array import WeightStationaryArray, OutputStationaryArray, build_array
+from . import layouts
+
+__all__ = ["WeightStationaryPE", "OutputStationaryPE", "Skew", "WeightStationaryArray",
+           "OutputStationaryArray", "build_array", "layouts"]

@@ -1,0 +1,397 @@
+"""The systolic arrays: a grid of processing elements with skew, deskew and flow control.
+
+The grid itself never stalls. Operands enter through a one-cycle entry register and the skew
+buffers; data-less cycles carry zeros. Results leave through the deskew buffer into a result
+FIFO, and an operand is accepted only when the FIFO is sure to have room for the results it
+will produce (credit-based flow control). A consumer that stops reading therefore stops the
+producer within a cycle, while the array keeps its clock enable-free and its fan-out local.
+"""
+
+from amaranth import Module, Signal, Shape, Cat, Mux, signed
+from amaranth.lib import wiring, data, stream
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from .layouts import weight_row, activation_beat, operand_beat, result_beat
+from .pe import WeightStationaryPE, OutputStationaryPE, _check_widths
+from .skew import Skew
+
+__all__ = ["WeightStationaryArray", "OutputStationaryArray", "build_array"]
+
+
+def _check_dims(rows, cols):
+    for name, value in (("rows", rows), ("cols", cols)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+            raise ValueError(f"{name} must be an integer between 1 and 64, not {value!r}")
+
+
+class _ArraySignature(wiring.Signature):
+    """Common part of the array signatures: parameters, validation, equality, repr."""
+
+    def __init__(self, members, *, rows, cols, operand_width, acc_width):
+        self.rows, self.cols = rows, cols
+        self.operand_width, self.acc_width = operand_width, acc_width
+        super().__init__(members)
+
+    @staticmethod
+    def _validate(rows, cols, operand_width, acc_width):
+        _check_dims(rows, cols)
+        _check_widths(operand_width, acc_width)
+
+    def _params(self):
+        return (self.rows, self.cols, self.operand_width, self.acc_width)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self._params() == other._params()
+
+    def __hash__(self):
+        return hash((type(self), self._params()))
+
+    def __repr__(self):
+        return (f"{type(self).__qualname__}(rows={self.rows}, cols={self.cols}, "
+                f"operand_width={self.operand_width}, acc_width={self.acc_width})")
+
+
+def _shift_line(m, name, value, length):
+    """A ``length``-stage shift register of one bit; returns its output (``value`` delayed)."""
+    line = Signal(length, name=name)
+    m.d.sync += line.eq(Cat(value, line[:-1]) if length > 1 else value)
+    return line[length - 1]
+
+
+def _result_fifo(m, component, *, depth, pop):
+    """The result FIFO behind the deskew buffer, driving ``component.results``."""
+    layout = result_beat(cols=component.cols, acc_width=component.acc_width)
+    fifo = SyncFIFOBuffered(width=Shape.cast(layout).width, depth=depth)
+    m.submodules.result_fifo = fifo
+    m.d.comb += [
+        component.results.valid.eq(fifo.r_rdy),
+        component.results.payload.eq(fifo.r_data),
+        fifo.r_en.eq(component.results.ready),
+        pop.eq(fifo.r_rdy & component.results.ready),
+    ]
+    return fifo, layout
+
+
+class WeightStationaryArray(wiring.Component):
+    """A weight-stationary (TPU-style) ``rows`` x ``cols`` systolic array.
+
+    A weight tile is ``rows`` rows of ``cols`` weights (``W[k][n]``, sent ``k = 0`` first).
+    Each activation vector holds ``rows`` values (``A[m][k]``, one per weight row) and
+    yields one result row ``sum_k A[m][k] * W[k][n]`` for the ``cols`` columns. The
+    activation marked ``last`` ends the tile's pass; the next activation uses the next
+    weight tile.
+
+    Weights are double-buffered: up to two tiles may be loaded ahead of the activations, so
+    loading tile ``t + 1`` overlaps streaming tile ``t``. Back to back, tiles of at least
+    ``rows`` activation vectors stream without a bubble.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Array size (1 to 64 each).
+    operand_width : int
+        Width of the signed operands (at least 2).
+    acc_width : int
+        Width of the signed results (at least ``2 * operand_width``); sums wrap.
+
+    Members
+    -------
+    weights : ``In(stream.Signature(weight_row))``
+        Weight rows, ``rows`` per tile.
+    activations : ``In(stream.Signature(activation_beat))``
+        Activation vectors; ``last`` on the final vector of a tile's pass.
+    results : ``Out(stream.Signature(result_beat))``
+        One result row per activation vector, in order; ``last`` copied from the activation.
+    """
+
+    class Signature(_ArraySignature):
+        def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
+            self._validate(rows, cols, operand_width, acc_width)
+            super().__init__({
+                "weights": In(stream.Signature(
+                    weight_row(cols=cols, operand_width=operand_width))),
+                "activations": In(stream.Signature(
+                    activation_beat(rows=rows, operand_width=operand_width))),
+                "results": Out(stream.Signature(
+                    result_beat(cols=cols, acc_width=acc_width))),
+            }, rows=rows, cols=cols, operand_width=operand_width, acc_width=acc_width)
+
+    dataflow = "ws"
+
+    def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
+        super().__init__(self.Signature(rows=rows, cols=cols, operand_width=operand_width,
+                                        acc_width=acc_width))
+        self.rows, self.cols = rows, cols
+        self.operand_width, self.acc_width = operand_width, acc_width
+
+    @property
+    def latency(self):
+        """Cycles from accepting an activation to its result entering the result FIFO."""
+        return self.rows + self.cols
+
+    @property
+    def result_fifo_depth(self):
+        # Room for every result in flight, so that credits never throttle a steady stream.
+        return self.latency + 4
+
+    def elaborate(self, platform):
+        m = Module()
+        rows, cols = self.rows, self.cols
+        operand = signed(self.operand_width)
+        depth = self.result_fifo_depth
+
+        result_pop = Signal()
+        fifo, layout = _result_fifo(m, self, depth=depth, pop=result_pop)
+
+        # Tiles whose weights are loaded but whose activations have not all entered (0 to 2).
+        tiles_ahead = Signal(range(3))
+        weight_row_index = Signal(range(max(rows, 2)))
+        load_bank = Signal()
+        stream_bank = Signal()
+        results_in_flight = Signal(range(depth + 1))
+
+        weight_accept = Signal()
+        activation_accept = Signal()
+        weight_tile_done = Signal()
+        activation_tile_done = Signal()
+        m.d.comb += [
+            # Loading tile t + 1 into a bank must wait until the activations of tile t - 1,
+            # the bank's previous user, have all entered the array.
+            self.weights.ready.eq(tiles_ahead < 2),
+            self.activations.ready.eq((tiles_ahead != 0) & (results_in_flight < depth)),
+            weight_accept.eq(self.weights.valid & self.weights.ready),
+            activation_accept.eq(self.activations.valid & self.activations.ready),
+            weight_tile_done.eq(weight_accept & (weight_row_index == rows - 1)),
+            activation_tile_done.eq(activation_accept & self.activations.payload.last),
+        ]
+        with m.If(weight_accept):
+            with m.If(weight_row_index == rows - 1):
+                m.d.sync += weight_row_index.eq(0)
+            with m.Else():
+                m.d.sync += weight_row_index.eq(weight_row_index + 1)
+        m.d.sync += [
+            tiles_ahead.eq(tiles_ahead + weight_tile_done - activation_tile_done),
+            load_bank.eq(load_bank ^ weight_tile_done),
+            stream_bank.eq(stream_bank ^ activation_tile_done),
+            results_in_flight.eq(results_in_flight + activation_accept - result_pop),
+        ]
+
+        # Entry registers. Row lanes carry the activation and its bank, and the weight-load
+        # strobe of the row whose weights are entering the columns this cycle.
+        row_lane = data.StructLayout({"a": operand, "sel": 1, "load": 1, "load_bank": 1})
+        entry_rows = Signal(data.ArrayLayout(row_lane, rows))
+        entry_cols = Signal(data.ArrayLayout(operand, cols))
+        for r in range(rows):
+            m.d.sync += [
+                entry_rows[r].a.eq(
+                    Mux(activation_accept, self.activations.payload.data[r], 0)),
+                entry_rows[r].sel.eq(stream_bank),
+                entry_rows[r].load.eq(weight_accept & (weight_row_index == r)),
+                entry_rows[r].load_bank.eq(load_bank),
+            ]
+        for c in range(cols):
+            m.d.sync += entry_cols[c].eq(Mux(weight_accept, self.weights.payload[c], 0))
+
+        m.submodules.row_skew = row_skew = Skew(lanes=rows, shape=row_lane)
+        m.submodules.col_skew = col_skew = Skew(lanes=cols, shape=operand)
+        m.submodules.deskew = deskew = Skew(lanes=cols, shape=signed(self.acc_width),
+                                            descending=True)
+        m.d.comb += [row_skew.i.eq(entry_rows), col_skew.i.eq(entry_cols)]
+
+        pes = [[WeightStationaryPE(operand_width=self.operand_width, acc_width=self.acc_width)
+                for _ in range(cols)] for _ in range(rows)]
+        for r in range(rows):
+            for c in range(cols):
+                pe = pes[r][c]
+                m.submodules[f"pe_r{r}_c{c}"] = pe
+                if c == 0:
+                    lane = row_skew.o[r]
+                    m.d.comb += [pe.a_in.eq(lane.a), pe.sel_in.eq(lane.sel),
+                                 pe.load_in.eq(lane.load), pe.load_bank_in.eq(lane.load_bank)]
+                else:
+                    west = pes[r][c - 1]
+                    m.d.comb += [pe.a_in.eq(west.a_out), pe.sel_in.eq(west.sel_out),
+                                 pe.load_in.eq(west.load_out),
+                                 pe.load_bank_in.eq(west.load_bank_out)]
+                if r == 0:
+                    m.d.comb += [pe.w_in.eq(col_skew.o[c]), pe.psum_in.eq(0)]
+                else:
+                    north = pes[r - 1][c]
+                    m.d.comb += [pe.w_in.eq(north.w_out), pe.psum_in.eq(north.psum_out)]
+            # (the east and south edges' forwarded operands are left unconnected)
+        for c in range(cols):
+            m.d.comb += deskew.i[c].eq(pes[rows - 1][c].psum_out)
+
+        # The results of an activation accepted in cycle e leave the deskew buffer in cycle
+        # e + latency: entry register 1, skew and wavefront rows - 1 + c, the PE's register 1,
+        # deskew cols - 1 - c.
+        result_valid = _shift_line(m, "result_valid_line", activation_accept, self.latency)
+        result_last = _shift_line(m, "result_last_line", activation_tile_done, self.latency)
+        fifo_entry = Signal(layout)
+        m.d.comb += [
+            fifo_entry.data.eq(deskew.o),
+            fifo_entry.last.eq(result_last),
+            fifo.w_data.eq(fifo_entry),
+            fifo.w_en.eq(result_valid),
+        ]
+        return m
+
+    def __repr__(self):
+        return (f"WeightStationaryArray(rows={self.rows}, cols={self.cols}, "
+                f"operand_width={self.operand_width}, acc_width={self.acc_width})")
+
+
+class OutputStationaryArray(wiring.Component):
+    """An output-stationary (Gemmini-style) ``rows`` x ``cols`` systolic array.
+
+    Each PE owns one element of a ``rows`` x ``cols`` output tile. Operand beats carry one
+    step ``k`` of the inner dimension: ``a`` = ``A[m0 + i][k]`` for the tile's rows and
+    ``b`` = ``B[k][n0 + j]`` for its columns; the beat marked ``last`` completes the tile,
+    whose ``rows`` result rows then leave in order ``m0``, ``m0 + 1``, ... while the next tile
+    already accumulates.
+
+    A tile needs at least ``rows`` beats for its results to drain; the array delays the
+    ``last`` beat of a shorter tile, so tiles with K of at least ``rows`` stream back to back
+    without a bubble.
+
+    Parameters
+    ----------
+    rows, cols : int
+        Array size (1 to 64 each).
+    operand_width : int
+        Width of the signed operands (at least 2).
+    acc_width : int
+        Width of the signed accumulators (at least ``2 * operand_width``); sums wrap.
+
+    Members
+    -------
+    operands : ``In(stream.Signature(operand_beat))``
+        Operand beats, ``last`` on the final one of a tile.
+    results : ``Out(stream.Signature(result_beat))``
+        ``rows`` result rows per tile, ``last`` on the tile's final row.
+    """
+
+    class Signature(_ArraySignature):
+        def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
+            self._validate(rows, cols, operand_width, acc_width)
+            super().__init__({
+                "operands": In(stream.Signature(
+                    operand_beat(rows=rows, cols=cols, operand_width=operand_width))),
+                "results": Out(stream.Signature(
+                    result_beat(cols=cols, acc_width=acc_width))),
+            }, rows=rows, cols=cols, operand_width=operand_width, acc_width=acc_width)
+
+    dataflow = "os"
+
+    def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
+        super().__init__(self.Signature(rows=rows, cols=cols, operand_width=operand_width,
+                                        acc_width=acc_width))
+        self.rows, self.cols = rows, cols
+        self.operand_width, self.acc_width = operand_width, acc_width
+
+    @property
+    def latency(self):
+        """Cycles from accepting a tile's ``last`` beat to its first result row entering the
+        result FIFO; the remaining rows follow on consecutive cycles."""
+        return self.rows + self.cols
+
+    @property
+    def result_fifo_depth(self):
+        return self.latency + self.rows + 4
+
+    def elaborate(self, platform):
+        m = Module()
+        rows, cols = self.rows, self.cols
+        operand = signed(self.operand_width)
+        depth = self.result_fifo_depth
+
+        result_pop = Signal()
+        fifo, layout = _result_fifo(m, self, depth=depth, pop=result_pop)
+
+        # Cycles until another tile may finish (the drain chain needs `rows` cycles).
+        cooldown = Signal(range(max(rows, 2)))
+        results_in_flight = Signal(range(depth + 1))
+        may_finish = Signal()
+        accept = Signal()
+        tile_done = Signal()
+        m.d.comb += [
+            may_finish.eq((cooldown == 0) & (results_in_flight <= depth - rows)),
+            self.operands.ready.eq(~self.operands.payload.last | may_finish),
+            accept.eq(self.operands.valid & self.operands.ready),
+            tile_done.eq(accept & self.operands.payload.last),
+        ]
+        with m.If(tile_done):
+            m.d.sync += cooldown.eq(rows - 1)
+        with m.Elif(cooldown != 0):
+            m.d.sync += cooldown.eq(cooldown - 1)
+        m.d.sync += results_in_flight.eq(
+            results_in_flight + Mux(tile_done, rows, 0) - result_pop)
+
+        # Array row i holds output row rows - 1 - i: the drain chain emits the bottom row
+        # first, so this mapping makes the result rows leave in natural order.
+        row_lane = data.StructLayout({"a": operand, "last": 1})
+        entry_rows = Signal(data.ArrayLayout(row_lane, rows))
+        entry_cols = Signal(data.ArrayLayout(operand, cols))
+        for i in range(rows):
+            m.d.sync += [
+                entry_rows[i].a.eq(Mux(accept, self.operands.payload.a[rows - 1 - i], 0)),
+                entry_rows[i].last.eq(tile_done),
+            ]
+        for c in range(cols):
+            m.d.sync += entry_cols[c].eq(Mux(accept, self.operands.payload.b[c], 0))
+
+        m.submodules.row_skew = row_skew = Skew(lanes=rows, shape=row_lane)
+        m.submodules.col_skew = col_skew = Skew(lanes=cols, shape=operand)
+        m.submodules.deskew = deskew = Skew(lanes=cols, shape=signed(self.acc_width),
+                                            descending=True)
+        m.d.comb += [row_skew.i.eq(entry_rows), col_skew.i.eq(entry_cols)]
+
+        pes = [[OutputStationaryPE(operand_width=self.operand_width, acc_width=self.acc_width)
+                for _ in range(cols)] for _ in range(rows)]
+        for i in range(rows):
+            for c in range(cols):
+                pe = pes[i][c]
+                m.submodules[f"pe_r{i}_c{c}"] = pe
+                if c == 0:
+                    lane = row_skew.o[i]
+                    m.d.comb += [pe.a_in.eq(lane.a), pe.last_in.eq(lane.last)]
+                else:
+                    west = pes[i][c - 1]
+                    m.d.comb += [pe.a_in.eq(west.a_out), pe.last_in.eq(west.last_out)]
+                if i == 0:
+                    m.d.comb += [pe.b_in.eq(col_skew.o[c]), pe.drain_in.eq(0)]
+                else:
+                    north = pes[i - 1][c]
+                    m.d.comb += [pe.b_in.eq(north.b_out), pe.drain_in.eq(north.drain_out)]
+        for c in range(cols):
+            m.d.comb += deskew.i[c].eq(pes[rows - 1][c].drain_out)
+
+        # A tile finished in cycle e has its first result row at the deskew output in cycle
+        # e + latency (entry 1, wavefront rows - 1 + c, capture 1, deskew cols - 1 - c),
+        # then one row per cycle for `rows` cycles.
+        first_row = _shift_line(m, "first_row_line", tile_done, self.latency)
+        rows_left = Signal(range(max(rows, 2)))
+        with m.If(first_row):
+            m.d.sync += rows_left.eq(rows - 1)
+        with m.Elif(rows_left != 0):
+            m.d.sync += rows_left.eq(rows_left - 1)
+        fifo_entry = Signal(layout)
+        m.d.comb += [
+            fifo_entry.data.eq(deskew.o),
+            fifo_entry.last.eq((first_row & (rows == 1)) | (rows_left == 1)),
+            fifo.w_data.eq(fifo_entry),
+            fifo.w_en.eq(first_row | (rows_left != 0)),
+        ]
+        return m
+
+    def __repr__(self):
+        return (f"OutputStationaryArray(rows={self.rows}, cols={self.cols}, "
+                f"operand_width={self.operand_width}, acc_width={self.acc_width})")
+
+
+def build_array(config):
+    """The array of ``config``'s dataflow and size."""
+    cls = {"ws": WeightStationaryArray, "os": OutputStationaryArray}[config.dataflow]
+    return cls(rows=config.rows, cols=config.cols, operand_width=config.operand_width,
+               acc_width=config.acc_width)

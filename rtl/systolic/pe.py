@@ -1,0 +1,162 @@
+"""Processing elements: one signed multiply-accumulate cell of the systolic array.
+
+Both cells forward their operands to the east and south neighbours through registers, so
+every wire in the array is one PE long. Sums wrap in two's complement at ``acc_width``.
+"""
+
+from amaranth import Module, Signal, Mux, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["WeightStationaryPE", "OutputStationaryPE"]
+
+
+def _check_widths(operand_width, acc_width):
+    if isinstance(operand_width, bool) or not isinstance(operand_width, int) or operand_width < 2:
+        raise ValueError(f"operand_width must be an integer of at least 2, not {operand_width!r}")
+    if (isinstance(acc_width, bool) or not isinstance(acc_width, int)
+            or acc_width < 2 * operand_width):
+        raise ValueError(f"acc_width must be an integer of at least 2 x operand_width = "
+                         f"{2 * operand_width}, not {acc_width!r}")
+
+
+class WeightStationaryPE(wiring.Component):
+    """A weight-stationary cell: ``psum_out <= psum_in + a_in * weight[sel_in]``.
+
+    The cell keeps two weight banks. The activation flowing east carries the bank it is to be
+    multiplied with (``sel``), and a weight load flowing east tells the cell when the weight
+    passing south is its own and which bank it goes to. The array streams with one bank while
+    the next tile's weights load into the other one (the shadow register of a TPU), and since
+    the bank tags travel with the wavefront, each cell switches tiles exactly when the first
+    activation of the new tile reaches it.
+
+    Parameters
+    ----------
+    operand_width : int
+        Width of the signed activation and weight.
+    acc_width : int
+        Width of the signed partial sum (wraps).
+
+    Members
+    -------
+    a_in, a_out : signed activation from the west, registered to the east
+    sel_in, sel_out : weight bank the activation uses
+    load_in, load_out : ``w_in`` is this cell's weight this cycle
+    load_bank_in, load_bank_out : bank the weight is loaded into
+    w_in, w_out : signed weight from the north, registered to the south
+    psum_in, psum_out : partial sum from the north, updated and registered to the south
+    """
+
+    def __init__(self, *, operand_width=8, acc_width=32):
+        _check_widths(operand_width, acc_width)
+        self._operand_width = operand_width
+        self._acc_width = acc_width
+        operand, acc = signed(operand_width), signed(acc_width)
+        super().__init__({
+            "a_in": In(operand), "a_out": Out(operand),
+            "sel_in": In(1), "sel_out": Out(1),
+            "load_in": In(1), "load_out": Out(1),
+            "load_bank_in": In(1), "load_bank_out": Out(1),
+            "w_in": In(operand), "w_out": Out(operand),
+            "psum_in": In(acc), "psum_out": Out(acc),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        operand = signed(self._operand_width)
+        weight_bank0 = Signal(operand)
+        weight_bank1 = Signal(operand)
+        product = Signal(signed(2 * self._operand_width))
+
+        m.d.comb += product.eq(self.a_in * Mux(self.sel_in, weight_bank1, weight_bank0))
+        m.d.sync += [
+            self.a_out.eq(self.a_in),
+            self.sel_out.eq(self.sel_in),
+            self.load_out.eq(self.load_in),
+            self.load_bank_out.eq(self.load_bank_in),
+            self.w_out.eq(self.w_in),
+            # Truncation to acc_width is the two's-complement wrap.
+            self.psum_out.eq(self.psum_in + product),
+        ]
+        with m.If(self.load_in & ~self.load_bank_in):
+            m.d.sync += weight_bank0.eq(self.w_in)
+        with m.If(self.load_in & self.load_bank_in):
+            m.d.sync += weight_bank1.eq(self.w_in)
+        return m
+
+    def __repr__(self):
+        return (f"WeightStationaryPE(operand_width={self._operand_width}, "
+                f"acc_width={self._acc_width})")
+
+
+class OutputStationaryPE(wiring.Component):
+    """An output-stationary cell: ``acc <= acc + a_in * b_in``, drained south between tiles.
+
+    ``last_in`` marks the final operand pair of a tile. On it the cell restarts its
+    accumulator for the next tile and moves the finished sum into its drain register, so the
+    next tile streams in without a gap. The drain registers of a column form a chain with two
+    registers per cell (``drain`` and ``drain_pipe``): a finished sum travels one cell per two
+    cycles, which exactly absorbs the one-cycle skew between rows, and the bottom of the column
+    emits the sums of rows ``rows - 1``, ``rows - 2``, ... ``0`` on consecutive cycles. The
+    next tile may finish no earlier than ``rows`` cycles after this one.
+
+    Parameters
+    ----------
+    operand_width : int
+        Width of the signed operands.
+    acc_width : int
+        Width of the signed accumulator (wraps).
+
+    Members
+    -------
+    a_in, a_out : signed operand from the west, registered to the east
+    last_in, last_out : the operand pair is the last of its tile
+    b_in, b_out : signed operand from the north, registered to the south
+    drain_in, drain_out : finished sums moving south
+    """
+
+    def __init__(self, *, operand_width=8, acc_width=32):
+        _check_widths(operand_width, acc_width)
+        self._operand_width = operand_width
+        self._acc_width = acc_width
+        operand, acc = signed(operand_width), signed(acc_width)
+        super().__init__({
+            "a_in": In(operand), "a_out": Out(operand),
+            "last_in": In(1), "last_out": Out(1),
+            "b_in": In(operand), "b_out": Out(operand),
+            "drain_in": In(acc), "drain_out": Out(acc),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        acc_shape = signed(self._acc_width)
+        product = Signal(signed(2 * self._operand_width))
+        acc = Signal(acc_shape)
+        drain = Signal(acc_shape)
+        drain_pipe = Signal(acc_shape)
+
+        m.d.comb += [
+            product.eq(self.a_in * self.b_in),
+            self.drain_out.eq(drain),
+        ]
+        m.d.sync += [
+            self.a_out.eq(self.a_in),
+            self.last_out.eq(self.last_in),
+            self.b_out.eq(self.b_in),
+            drain_pipe.eq(self.drain_in),
+        ]
+        with m.If(self.last_in):
+            m.d.sync += [
+                acc.eq(0),
+                drain.eq(acc + product),
+            ]
+        with m.Else():
+            m.d.sync += [
+                acc.eq(acc + product),
+                drain.eq(drain_pipe),
+            ]
+        return m
+
+    def __repr__(self):
+        return (f"OutputStationaryPE(operand_width={self._operand_width}, "
+                f"acc_width={self._acc_width})")

@@ -1,0 +1,1 @@
+"""openmxu simulation: testbench harnesses, the Verilator/cocotb runner and models."""
