@@ -85,6 +85,7 @@ class HarnessDriver:
         slowdown = 256 / max(1, 256 - max(in_stall, out_stall))
         bound = int(beats * self.config.rows * slowdown * 2) + 10_000
         await with_timeout(RisingEdge(dut.done), bound * 10, "ns")
+        await FallingEdge(self.clock)
         cycles = dut.cycles.value.to_unsigned()
         c = plan.unpack_result(await self.read(plan.c_words))
         return c, cycles
@@ -143,6 +144,7 @@ async def compute_speed(dut):
         await FallingEdge(driver.clock)
         dut.start.value = 0
         await RisingEdge(dut.done)
+        await FallingEdge(driver.clock)
         total_cycles += dut.cycles.value.to_unsigned()
     seconds = time.monotonic() - started
     with open(params["speed_report"], "w") as f:
