@@ -7,7 +7,7 @@ the parameter, the value and the allowed range before any elaboration happens.
 
 from dataclasses import dataclass, asdict, replace, fields
 
-__all__ = ["Config", "DATAFLOWS"]
+__all__ = ["Config", "DATAFLOWS", "check_int"]
 
 
 #: Supported dataflows: ``ws`` keeps a weight tile in the array (TPU style), ``os`` keeps the
@@ -19,7 +19,9 @@ MAX_OPERAND_WIDTH = 32
 MAX_ACC_WIDTH = 128
 
 
-def _check_int(name, value, low, high, extra=""):
+def check_int(name, value, low, high, extra=""):
+    """Raise ``ValueError`` naming ``name``, ``value`` and the range unless ``value`` is an
+    integer in ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer, not {value!r}")
     if not low <= value <= high:
@@ -57,10 +59,10 @@ class Config:
     clock_mhz: float = 100.0
 
     def __post_init__(self):
-        _check_int("rows", self.rows, 1, MAX_ARRAY_DIM)
-        _check_int("cols", self.cols, 1, MAX_ARRAY_DIM)
-        _check_int("operand_width", self.operand_width, 2, MAX_OPERAND_WIDTH)
-        _check_int("acc_width", self.acc_width, 2 * self.operand_width, MAX_ACC_WIDTH,
+        check_int("rows", self.rows, 1, MAX_ARRAY_DIM)
+        check_int("cols", self.cols, 1, MAX_ARRAY_DIM)
+        check_int("operand_width", self.operand_width, 2, MAX_OPERAND_WIDTH)
+        check_int("acc_width", self.acc_width, 2 * self.operand_width, MAX_ACC_WIDTH,
                    extra=f" (at least 2 x operand_width = {2 * self.operand_width})")
         if self.dataflow not in DATAFLOWS:
             raise ValueError(f"dataflow must be one of {', '.join(map(repr, DATAFLOWS))}, "

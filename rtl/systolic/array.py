@@ -13,16 +13,11 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from .layouts import weight_row, activation_beat, operand_beat, result_beat
-from .pe import WeightStationaryPE, OutputStationaryPE, _check_widths
+from ..params import check_int, check_widths, validating
+from .pe import WeightStationaryPE, OutputStationaryPE
 from .skew import Skew
 
 __all__ = ["WeightStationaryArray", "OutputStationaryArray", "build_array"]
-
-
-def _check_dims(rows, cols):
-    for name, value in (("rows", rows), ("cols", cols)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
-            raise ValueError(f"{name} must be an integer between 1 and 64, not {value!r}")
 
 
 class _ArraySignature(wiring.Signature):
@@ -35,8 +30,9 @@ class _ArraySignature(wiring.Signature):
 
     @staticmethod
     def _validate(rows, cols, operand_width, acc_width):
-        _check_dims(rows, cols)
-        _check_widths(operand_width, acc_width)
+        check_int("rows", rows, 1, 64)
+        check_int("cols", cols, 1, 64)
+        check_widths(operand_width, acc_width)
 
     def _params(self):
         return (self.rows, self.cols, self.operand_width, self.acc_width)
@@ -120,10 +116,12 @@ class WeightStationaryArray(wiring.Component):
     dataflow = "ws"
 
     def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
-        super().__init__(self.Signature(rows=rows, cols=cols, operand_width=operand_width,
-                                        acc_width=acc_width))
         self.rows, self.cols = rows, cols
         self.operand_width, self.acc_width = operand_width, acc_width
+        with validating(self):
+            signature = self.Signature(rows=rows, cols=cols, operand_width=operand_width,
+                                       acc_width=acc_width)
+        super().__init__(signature)
 
     @property
     def latency(self):
@@ -285,10 +283,12 @@ class OutputStationaryArray(wiring.Component):
     dataflow = "os"
 
     def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
-        super().__init__(self.Signature(rows=rows, cols=cols, operand_width=operand_width,
-                                        acc_width=acc_width))
         self.rows, self.cols = rows, cols
         self.operand_width, self.acc_width = operand_width, acc_width
+        with validating(self):
+            signature = self.Signature(rows=rows, cols=cols, operand_width=operand_width,
+                                       acc_width=acc_width)
+        super().__init__(signature)
 
     @property
     def latency(self):

@@ -8,16 +8,9 @@ from amaranth import Module, Signal, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..params import check_widths, validating
+
 __all__ = ["WeightStationaryPE", "OutputStationaryPE"]
-
-
-def _check_widths(operand_width, acc_width):
-    if isinstance(operand_width, bool) or not isinstance(operand_width, int) or operand_width < 2:
-        raise ValueError(f"operand_width must be an integer of at least 2, not {operand_width!r}")
-    if (isinstance(acc_width, bool) or not isinstance(acc_width, int)
-            or acc_width < 2 * operand_width):
-        raise ValueError(f"acc_width must be an integer of at least 2 x operand_width = "
-                         f"{2 * operand_width}, not {acc_width!r}")
 
 
 class WeightStationaryPE(wiring.Component):
@@ -48,7 +41,8 @@ class WeightStationaryPE(wiring.Component):
     """
 
     def __init__(self, *, operand_width=8, acc_width=32):
-        _check_widths(operand_width, acc_width)
+        with validating(self):
+            check_widths(operand_width, acc_width)
         self._operand_width = operand_width
         self._acc_width = acc_width
         operand, acc = signed(operand_width), signed(acc_width)
@@ -116,7 +110,8 @@ class OutputStationaryPE(wiring.Component):
     """
 
     def __init__(self, *, operand_width=8, acc_width=32):
-        _check_widths(operand_width, acc_width)
+        with validating(self):
+            check_widths(operand_width, acc_width)
         self._operand_width = operand_width
         self._acc_width = acc_width
         operand, acc = signed(operand_width), signed(acc_width)

@@ -5,6 +5,8 @@ from amaranth.hdl import ShapeCastable, Shape
 from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
+from ..params import check_int, validating
+
 __all__ = ["Skew"]
 
 
@@ -37,8 +39,8 @@ class Skew(wiring.Component):
     """
 
     def __init__(self, *, lanes, shape, descending=False):
-        if isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1:
-            raise ValueError(f"lanes must be a positive integer, not {lanes!r}")
+        with validating(self):
+            check_int("lanes", lanes, 1, 1 << 16)
         if not isinstance(shape, ShapeCastable):
             shape = Shape.cast(shape)
         self._lanes = lanes
