@@ -12,12 +12,18 @@ from amaranth._toolchain.yosys import find_yosys
 __all__ = ["convert"]
 
 
-def convert(component, *, name, description=()):
-    """The Verilog text of ``component`` with module ``name``, headed by ``description``."""
+def convert(component, *, name, description=(), memory_init=True):
+    """The Verilog text of ``component`` with module ``name``, headed by ``description``.
+
+    ``memory_init=False`` leaves memories uninitialized instead of writing one initializer
+    per word: for simulation tops whose large memories the testbench loads, where the
+    initializers would make the file tens of megabytes.
+    """
     text = rtlil.convert(component, name=name, emit_src=False)
     yosys = find_yosys(lambda version: version >= (0, 40))
     script = "\n".join([
         f"read_rtlil <<rtlil\n{text}\nrtlil",
+        *([] if memory_init else ["delete t:$meminit_v2"]),
         "proc -norom",
         "memory_collect",
         "opt_clean -purge",

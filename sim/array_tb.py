@@ -9,6 +9,8 @@ Parameters (JSON in ``OPENMXU_TEST_PARAMS``):
     steps per output tile (output-stationary), sent back to back.
 ``pause_in``, ``pause_out``
     probabilities that a source skips a cycle and that the sink is not ready.
+``kinds`` (optional)
+    operand pattern per tile (:data:`openmxu.golden.OPERAND_KINDS`), ``random`` by default.
 ``seed``
     seed of the operands and of the pauses.
 
@@ -21,7 +23,6 @@ import os
 import random
 
 import cocotb
-import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ClockCycles
 
@@ -38,17 +39,14 @@ async def _reset(dut):
     dut.rst.value = 0
 
 
-def _expected_tiles(config, tiles, rng):
+def _expected_tiles(config, tiles, kinds, seed):
     """Operands and expected results per tile: ``(a, b, c)`` with ``c = a @ b``."""
     rows, cols = config.rows, config.cols
     out = []
-    for length in tiles:
-        if config.dataflow == "ws":
-            a, b = golden.random_operands(rng, length, rows, cols,
-                                          operand_width=config.operand_width)
-        else:
-            a, b = golden.random_operands(rng, rows, length, cols,
-                                          operand_width=config.operand_width)
+    for index, (length, kind) in enumerate(zip(tiles, kinds)):
+        m, k = (length, rows) if config.dataflow == "ws" else (rows, length)
+        a, b = golden.operands(kind, m, k, cols, seed=seed + index,
+                               operand_width=config.operand_width)
         out.append((a, b, golden.matmul(a, b, operand_width=config.operand_width,
                                         acc_width=config.acc_width)))
     return out
@@ -60,9 +58,9 @@ async def back_to_back_tiles(dut):
     params = json.loads(os.environ["OPENMXU_TEST_PARAMS"])
     config = Config(**params["config"])
     seed = params.get("seed", 0)
-    rng = np.random.default_rng(seed)
     pause_rng = random.Random(seed)
-    tiles = _expected_tiles(config, params["tiles"], rng)
+    kinds = params.get("kinds", ["random"] * len(params["tiles"]))
+    tiles = _expected_tiles(config, params["tiles"], kinds, seed)
     width = config.operand_width
     await _reset(dut)
 

@@ -18,8 +18,9 @@ def array_design(config):
 
 def harness_design(config, depth=HARNESS_DEPTH):
     """The array of ``config`` inside :class:`sim.harness.ArrayHarness` with ``depth``-word
-    memories."""
+    memories (left uninitialized: the testbench loads A and B, and C is written before it is
+    read)."""
     return Design(name=f"harness_{config.name}",
                   factory=lambda: ArrayHarness(config, a_depth=depth, b_depth=depth,
                                                c_depth=depth),
-                  params={**config.as_dict(), "memory_depth": depth})
+                  params={**config.as_dict(), "memory_depth": depth}, memory_init=False)

@@ -32,7 +32,7 @@ from rtl.systolic.layouts import result_beat
 
 __all__ = ["ArrayHarness"]
 
-STEP_WIDTH = 16
+STEP_WIDTH = 20
 LFSR_TAPS = 0xB400  # x^16 + x^14 + x^13 + x^11 + 1, maximal length
 
 
@@ -96,7 +96,7 @@ class ArrayHarness(wiring.Component):
         ``busy`` while running; ``done`` from the end of a run to the next ``start``.
     cycles : ``Out(32)``
         Cycles of the last run, from ``start`` to ``done``.
-    m_steps, k_steps, n_steps : ``In(16)``
+    m_steps, k_steps, n_steps : ``In(20)``
         Loop counts, see the module documentation.
     in_stall, out_stall : ``In(8)``
         Probability (out of 256) that an operand stream skips presenting a beat in a cycle,

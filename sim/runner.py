@@ -33,12 +33,14 @@ GATEWARE_SOURCES = ("rtl/**/*.py", "rtl/**/*.vlt", "sim/harness.py", "sim/design
 SIMULATORS = ("verilator", "icarus")
 
 
-def write_verilog(component, path, *, name, description=()):
-    """Convert ``component`` to Verilog at ``path``, headed by a comment of ``description``."""
+def write_verilog(component, path, *, name, description=(), memory_init=True):
+    """Convert ``component`` to Verilog at ``path``, headed by a comment of ``description``
+    (see :func:`rtl.export.convert`)."""
     from rtl.export import convert
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(convert(component, name=name, description=description))
+    path.write_text(convert(component, name=name, description=description,
+                            memory_init=memory_init))
     return path
 
 
@@ -109,11 +111,13 @@ class Design:
     name: str
     factory: object = field(compare=False)
     params: dict = field(default_factory=dict, compare=False)
+    #: False for tops whose memories the testbench loads (see :func:`rtl.export.convert`).
+    memory_init: bool = True
 
     def key(self, sim, waves):
         import amaranth, cocotb
         digest = _source_digest()
-        digest.update(json.dumps([self.name, self.params, sim, waves, amaranth.__version__,
+        digest.update(json.dumps([self.name, self.params, self.memory_init, sim, waves, amaranth.__version__,
                                   cocotb.__version__], sort_keys=True, default=str).encode())
         return digest.hexdigest()[:12]
 
@@ -139,7 +143,8 @@ def build(design, *, sim=None, waves=None, verbose=False):
         started = time.monotonic()
         description = [f"{key} = {value!r}" for key, value in design.params.items()]
         source = write_verilog(design.factory(), build_dir / f"{design.name}.v",
-                               name=design.name, description=description)
+                               name=design.name, description=description,
+                               memory_init=design.memory_init)
         runner = _runner(sim)
         sources = [source]
         args = {}
@@ -171,6 +176,13 @@ def build(design, *, sim=None, waves=None, verbose=False):
         return build_dir, seconds
 
 
+def _failures(results):
+    import xml.etree.ElementTree as ElementTree
+    return [f"{case.get('name')}: {failure.get('message')}"
+            for case in ElementTree.parse(results).iter("testcase")
+            for failure in case.iter("failure")]
+
+
 def run(design, test_module, *, testcase=None, params=None, sim=None, waves=None,
         test_name=None, check=True, log_file=None):
     """Run the cocotb ``test_module`` (optionally one ``testcase``) on ``design``.
@@ -191,24 +203,31 @@ def run(design, test_module, *, testcase=None, params=None, sim=None, waves=None
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
     runner = _runner(sim)
+    results = test_dir / "results.xml"
+    results.unlink(missing_ok=True)
     saved = dict(os.environ)
     try:
         if sim == "verilator":
             os.environ.update(verilator_environment())
-        results = runner.test(test_module=test_module, hdl_toplevel=design.name,
-                              hdl_toplevel_lang="verilog", testcase=testcase,
-                              build_dir=build_dir, test_dir=test_dir, extra_env=env,
-                              waves=waves, timescale=("1ns", "1ps"),
-                              results_xml=str(test_dir / "results.xml"), log_file=log_file)
+        runner.test(test_module=test_module, hdl_toplevel=design.name,
+                    hdl_toplevel_lang="verilog", testcase=testcase, build_dir=build_dir,
+                    test_dir=test_dir, extra_env=env, waves=waves, timescale=("1ns", "1ps"),
+                    results_xml=str(results), log_file=log_file)
+    except SystemExit as exit:
+        # Under pytest, cocotb's runner exits on a failed test; report the failures instead.
+        if not results.exists():
+            raise AssertionError(f"the simulator failed (exit status {exit.code}) and left no "
+                                 f"results; see {log_file or test_dir}") from None
     finally:
         os.environ.clear()
         os.environ.update(saved)
-    total, failed = get_results(Path(results))
+    total, failed = get_results(results)
     if waves:
         wave = next(iter(sorted(test_dir.glob("dump.*"))), None)
         if wave is not None:
             print(f"waveform: {wave}", file=sys.stderr)
     if check:
         assert total > 0, f"no cocotb test ran from {test_module} (testcase {testcase})"
-        assert failed == 0, f"{failed} of {total} cocotb tests failed; see {test_dir}"
+        assert failed == 0, (f"{failed} of {total} cocotb tests failed "
+                             f"(log in {log_file or test_dir}):\n" + "\n".join(_failures(results)))
     return results, total, failed

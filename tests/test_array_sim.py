@@ -96,12 +96,18 @@ def test_long_k_wraps_accumulator(config):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", _configs([(2, 2)]))
-def test_int32_wrap(config):
-    """int8 products need K > 2**17 to wrap an int32 sum: K = 133,120 of (-128) x (-128) sums
-    to 2**31 + 2**24, which wraps to -2**31 + 2**24."""
-    _harness(config, [{"kind": "most_negative", "m": 2, "k": 133_120, "n": 2, "seed": 1}],
-             depth=1 << 18, name="int32_wrap")
+@pytest.mark.xdist_group("array_os_3x2")
+def test_int32_wrap():
+    """int8 products need K > 2**17 to wrap an int32 sum: K = 133,120 of (-128) x (-128)
+    sums to 2**31 + 2**24, which wraps to -2**31 + 2**24 in every output-stationary PE; the
+    tile after it must start again from zero. (A weight-stationary PE sums only `rows`
+    products, so its int32 partial sums cannot wrap with int8 operands; K-wide sums there
+    wrap in the accumulator that adds the tiles, tested with 16 bits above.)"""
+    config = Config(rows=3, cols=2, dataflow="os")
+    run(array_design(config), "sim.array_tb", testcase="back_to_back_tiles",
+        params={"config": config.as_dict(), "tiles": [133_120, 5],
+                "kinds": ["most_negative", "random"], "seed": 3},
+        test_name="int32_wrap")
 
 
 STREAM_CASES = {
