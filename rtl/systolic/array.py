@@ -4,7 +4,7 @@ The grid itself never stalls. Operands enter through a one-cycle entry register 
 buffers; data-less cycles carry zeros. Results leave through the deskew buffer into a result
 FIFO, and an operand is accepted only when the FIFO is sure to have room for the results it
 will produce (credit-based flow control). A consumer that stops reading therefore stops the
-producer within a cycle, while the array keeps its clock enable-free and its fan-out local.
+producer within a cycle, while the grid needs no clock enable and its fan-out stays local.
 """
 
 from amaranth import Module, Signal, Shape, Cat, Mux, signed
@@ -12,8 +12,8 @@ from amaranth.lib import wiring, data, stream
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from .layouts import weight_row, activation_beat, operand_beat, result_beat
 from ..params import check_int, check_widths, validating
+from .layouts import weight_row, activation_beat, operand_beat, result_beat
 from .pe import WeightStationaryPE, OutputStationaryPE
 from .skew import Skew
 
@@ -21,18 +21,16 @@ __all__ = ["WeightStationaryArray", "OutputStationaryArray", "build_array"]
 
 
 class _ArraySignature(wiring.Signature):
-    """Common part of the array signatures: parameters, validation, equality, repr."""
+    """Parameters, validation, equality and repr shared by the array signatures."""
 
-    def __init__(self, members, *, rows, cols, operand_width, acc_width):
-        self.rows, self.cols = rows, cols
-        self.operand_width, self.acc_width = operand_width, acc_width
-        super().__init__(members)
-
-    @staticmethod
-    def _validate(rows, cols, operand_width, acc_width):
+    def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
         check_int("rows", rows, 1, 64)
         check_int("cols", cols, 1, 64)
         check_widths(operand_width, acc_width)
+        self.rows, self.cols = rows, cols
+        self.operand_width, self.acc_width = operand_width, acc_width
+        super().__init__(self.members_for(rows=rows, cols=cols, operand_width=operand_width,
+                                          acc_width=acc_width))
 
     def _params(self):
         return (self.rows, self.cols, self.operand_width, self.acc_width)
@@ -55,21 +53,90 @@ def _shift_line(m, name, value, length):
     return line[length - 1]
 
 
-def _result_fifo(m, component, *, depth, pop):
-    """The result FIFO behind the deskew buffer, driving ``component.results``."""
-    layout = result_beat(cols=component.cols, acc_width=component.acc_width)
-    fifo = SyncFIFOBuffered(width=Shape.cast(layout).width, depth=depth)
-    m.submodules.result_fifo = fifo
-    m.d.comb += [
-        component.results.valid.eq(fifo.r_rdy),
-        component.results.payload.eq(fifo.r_data),
-        fifo.r_en.eq(component.results.ready),
-        pop.eq(fifo.r_rdy & component.results.ready),
-    ]
-    return fifo, layout
+class _SystolicArray(wiring.Component):
+    """What both arrays share: parameters, the PE grid with its skew and deskew buffers, and
+    the result FIFO."""
+
+    pe_class = None  # the processing element
+    fed_north = None  # the south-flowing PE signal the column skew buffer feeds
+    result = None  # the south-flowing PE signal the bottom row hands to the deskew buffer
+
+    def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
+        self.rows, self.cols = rows, cols
+        self.operand_width, self.acc_width = operand_width, acc_width
+        with validating(self):
+            signature = self.Signature(rows=rows, cols=cols, operand_width=operand_width,
+                                       acc_width=acc_width)
+        super().__init__(signature)
+
+    @property
+    def latency(self):
+        """Cycles from accepting an operand to its first result entering the result FIFO:
+        entry register 1, skew and wavefront ``rows - 1 + c``, PE register 1, deskew
+        ``cols - 1 - c``."""
+        return self.rows + self.cols
+
+    def _row_lane(self):
+        """Layout of one row lane of the west edge: the PE's east-flowing signals."""
+        return data.StructLayout(self.pe_class.east_ports(self.operand_width, self.acc_width))
+
+    def _grid(self, m, entry_rows, entry_cols):
+        """The skew buffers, the PE grid and the deskew buffer; returns the deskewed results.
+
+        ``entry_rows`` (one :meth:`_row_lane` per row) and ``entry_cols`` (one operand per
+        column) are the registered operands entering the west and north edges.
+        """
+        rows, cols = self.rows, self.cols
+        m.submodules.row_skew = row_skew = Skew(lanes=rows, shape=self._row_lane())
+        m.submodules.col_skew = col_skew = Skew(lanes=cols, shape=signed(self.operand_width))
+        m.submodules.deskew = deskew = Skew(lanes=cols, shape=signed(self.acc_width),
+                                            descending=True)
+        m.d.comb += [row_skew.i.eq(entry_rows), col_skew.i.eq(entry_cols)]
+
+        pes = [[self.pe_class(operand_width=self.operand_width, acc_width=self.acc_width)
+                for _ in range(cols)] for _ in range(rows)]
+        for r in range(rows):
+            for c in range(cols):
+                pe = pes[r][c]
+                m.submodules[f"pe_r{r}_c{c}"] = pe
+                for name in pe.east:
+                    source = (row_skew.o[r][name] if c == 0
+                              else getattr(pes[r][c - 1], f"{name}_out"))
+                    m.d.comb += getattr(pe, f"{name}_in").eq(source)
+                for name in pe.south:
+                    if r > 0:
+                        source = getattr(pes[r - 1][c], f"{name}_out")
+                    else:
+                        source = col_skew.o[c] if name == self.fed_north else 0
+                    m.d.comb += getattr(pe, f"{name}_in").eq(source)
+            # The east and south edges' forwarded signals stay unconnected.
+        for c in range(cols):
+            m.d.comb += deskew.i[c].eq(getattr(pes[rows - 1][c], f"{self.result}_out"))
+        return deskew.o
+
+    def _result_fifo(self, m, *, depth, write, data_in, last, pop):
+        """The result FIFO behind the deskew buffer, driving :attr:`results`."""
+        layout = result_beat(cols=self.cols, acc_width=self.acc_width)
+        m.submodules.result_fifo = fifo = SyncFIFOBuffered(width=Shape.cast(layout).width,
+                                                           depth=depth)
+        entry = Signal(layout)
+        m.d.comb += [
+            entry.data.eq(data_in),
+            entry.last.eq(last),
+            fifo.w_data.eq(entry),
+            fifo.w_en.eq(write),
+            self.results.valid.eq(fifo.r_rdy),
+            self.results.payload.eq(fifo.r_data),
+            fifo.r_en.eq(self.results.ready),
+            pop.eq(fifo.r_rdy & self.results.ready),
+        ]
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(rows={self.rows}, cols={self.cols}, "
+                f"operand_width={self.operand_width}, acc_width={self.acc_width})")
 
 
-class WeightStationaryArray(wiring.Component):
+class WeightStationaryArray(_SystolicArray):
     """A weight-stationary (TPU-style) ``rows`` x ``cols`` systolic array.
 
     A weight tile is ``rows`` rows of ``cols`` weights (``W[k][n]``, sent ``k = 0`` first).
@@ -87,9 +154,9 @@ class WeightStationaryArray(wiring.Component):
     rows, cols : int
         Array size (1 to 64 each).
     operand_width : int
-        Width of the signed operands (at least 2).
+        Width of the signed operands (2 to 32).
     acc_width : int
-        Width of the signed results (at least ``2 * operand_width``); sums wrap.
+        Width of the signed results (``2 * operand_width`` to 128); sums wrap.
 
     Members
     -------
@@ -102,31 +169,21 @@ class WeightStationaryArray(wiring.Component):
     """
 
     class Signature(_ArraySignature):
-        def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
-            self._validate(rows, cols, operand_width, acc_width)
-            super().__init__({
+        @staticmethod
+        def members_for(*, rows, cols, operand_width, acc_width):
+            return {
                 "weights": In(stream.Signature(
                     weight_row(cols=cols, operand_width=operand_width))),
                 "activations": In(stream.Signature(
                     activation_beat(rows=rows, operand_width=operand_width))),
                 "results": Out(stream.Signature(
                     result_beat(cols=cols, acc_width=acc_width))),
-            }, rows=rows, cols=cols, operand_width=operand_width, acc_width=acc_width)
+            }
 
     dataflow = "ws"
-
-    def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
-        self.rows, self.cols = rows, cols
-        self.operand_width, self.acc_width = operand_width, acc_width
-        with validating(self):
-            signature = self.Signature(rows=rows, cols=cols, operand_width=operand_width,
-                                       acc_width=acc_width)
-        super().__init__(signature)
-
-    @property
-    def latency(self):
-        """Cycles from accepting an activation to its result entering the result FIFO."""
-        return self.rows + self.cols
+    pe_class = WeightStationaryPE
+    fed_north = "w"
+    result = "psum"
 
     @property
     def result_fifo_depth(self):
@@ -136,11 +193,7 @@ class WeightStationaryArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         rows, cols = self.rows, self.cols
-        operand = signed(self.operand_width)
         depth = self.result_fifo_depth
-
-        result_pop = Signal()
-        fifo, layout = _result_fifo(m, self, depth=depth, pop=result_pop)
 
         # Tiles whose weights are loaded but whose activations have not all entered (0 to 2).
         tiles_ahead = Signal(range(3))
@@ -148,6 +201,7 @@ class WeightStationaryArray(wiring.Component):
         load_bank = Signal()
         stream_bank = Signal()
         results_in_flight = Signal(range(depth + 1))
+        result_pop = Signal()
 
         weight_accept = Signal()
         activation_accept = Signal()
@@ -175,72 +229,29 @@ class WeightStationaryArray(wiring.Component):
             results_in_flight.eq(results_in_flight + activation_accept - result_pop),
         ]
 
-        # Entry registers. Row lanes carry the activation and its bank, and the weight-load
-        # strobe of the row whose weights are entering the columns this cycle.
-        row_lane = data.StructLayout({"a": operand, "sel": 1, "load": 1, "load_bank": 1})
-        entry_rows = Signal(data.ArrayLayout(row_lane, rows))
-        entry_cols = Signal(data.ArrayLayout(operand, cols))
+        # Row lanes carry the activation and its bank, and the weight-load strobe of the row
+        # whose weights are entering the columns this cycle.
+        entry_rows = Signal(data.ArrayLayout(self._row_lane(), rows))
+        entry_cols = Signal(data.ArrayLayout(signed(self.operand_width), cols))
         for r in range(rows):
             m.d.sync += [
-                entry_rows[r].a.eq(
-                    Mux(activation_accept, self.activations.payload.data[r], 0)),
+                entry_rows[r].a.eq(Mux(activation_accept, self.activations.payload.data[r], 0)),
                 entry_rows[r].sel.eq(stream_bank),
                 entry_rows[r].load.eq(weight_accept & (weight_row_index == r)),
                 entry_rows[r].load_bank.eq(load_bank),
             ]
         for c in range(cols):
             m.d.sync += entry_cols[c].eq(Mux(weight_accept, self.weights.payload[c], 0))
+        results = self._grid(m, entry_rows, entry_cols)
 
-        m.submodules.row_skew = row_skew = Skew(lanes=rows, shape=row_lane)
-        m.submodules.col_skew = col_skew = Skew(lanes=cols, shape=operand)
-        m.submodules.deskew = deskew = Skew(lanes=cols, shape=signed(self.acc_width),
-                                            descending=True)
-        m.d.comb += [row_skew.i.eq(entry_rows), col_skew.i.eq(entry_cols)]
-
-        pes = [[WeightStationaryPE(operand_width=self.operand_width, acc_width=self.acc_width)
-                for _ in range(cols)] for _ in range(rows)]
-        for r in range(rows):
-            for c in range(cols):
-                pe = pes[r][c]
-                m.submodules[f"pe_r{r}_c{c}"] = pe
-                if c == 0:
-                    lane = row_skew.o[r]
-                    m.d.comb += [pe.a_in.eq(lane.a), pe.sel_in.eq(lane.sel),
-                                 pe.load_in.eq(lane.load), pe.load_bank_in.eq(lane.load_bank)]
-                else:
-                    west = pes[r][c - 1]
-                    m.d.comb += [pe.a_in.eq(west.a_out), pe.sel_in.eq(west.sel_out),
-                                 pe.load_in.eq(west.load_out),
-                                 pe.load_bank_in.eq(west.load_bank_out)]
-                if r == 0:
-                    m.d.comb += [pe.w_in.eq(col_skew.o[c]), pe.psum_in.eq(0)]
-                else:
-                    north = pes[r - 1][c]
-                    m.d.comb += [pe.w_in.eq(north.w_out), pe.psum_in.eq(north.psum_out)]
-            # (the east and south edges' forwarded operands are left unconnected)
-        for c in range(cols):
-            m.d.comb += deskew.i[c].eq(pes[rows - 1][c].psum_out)
-
-        # The results of an activation accepted in cycle e leave the deskew buffer in cycle
-        # e + latency: entry register 1, skew and wavefront rows - 1 + c, the PE's register 1,
-        # deskew cols - 1 - c.
-        result_valid = _shift_line(m, "result_valid_line", activation_accept, self.latency)
-        result_last = _shift_line(m, "result_last_line", activation_tile_done, self.latency)
-        fifo_entry = Signal(layout)
-        m.d.comb += [
-            fifo_entry.data.eq(deskew.o),
-            fifo_entry.last.eq(result_last),
-            fifo.w_data.eq(fifo_entry),
-            fifo.w_en.eq(result_valid),
-        ]
+        self._result_fifo(
+            m, depth=depth, data_in=results, pop=result_pop,
+            write=_shift_line(m, "result_valid_line", activation_accept, self.latency),
+            last=_shift_line(m, "result_last_line", activation_tile_done, self.latency))
         return m
 
-    def __repr__(self):
-        return (f"WeightStationaryArray(rows={self.rows}, cols={self.cols}, "
-                f"operand_width={self.operand_width}, acc_width={self.acc_width})")
 
-
-class OutputStationaryArray(wiring.Component):
+class OutputStationaryArray(_SystolicArray):
     """An output-stationary (Gemmini-style) ``rows`` x ``cols`` systolic array.
 
     Each PE owns one element of a ``rows`` x ``cols`` output tile. Operand beats carry one
@@ -258,9 +269,9 @@ class OutputStationaryArray(wiring.Component):
     rows, cols : int
         Array size (1 to 64 each).
     operand_width : int
-        Width of the signed operands (at least 2).
+        Width of the signed operands (2 to 32).
     acc_width : int
-        Width of the signed accumulators (at least ``2 * operand_width``); sums wrap.
+        Width of the signed accumulators (``2 * operand_width`` to 128); sums wrap.
 
     Members
     -------
@@ -271,30 +282,19 @@ class OutputStationaryArray(wiring.Component):
     """
 
     class Signature(_ArraySignature):
-        def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
-            self._validate(rows, cols, operand_width, acc_width)
-            super().__init__({
+        @staticmethod
+        def members_for(*, rows, cols, operand_width, acc_width):
+            return {
                 "operands": In(stream.Signature(
                     operand_beat(rows=rows, cols=cols, operand_width=operand_width))),
                 "results": Out(stream.Signature(
                     result_beat(cols=cols, acc_width=acc_width))),
-            }, rows=rows, cols=cols, operand_width=operand_width, acc_width=acc_width)
+            }
 
     dataflow = "os"
-
-    def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
-        self.rows, self.cols = rows, cols
-        self.operand_width, self.acc_width = operand_width, acc_width
-        with validating(self):
-            signature = self.Signature(rows=rows, cols=cols, operand_width=operand_width,
-                                       acc_width=acc_width)
-        super().__init__(signature)
-
-    @property
-    def latency(self):
-        """Cycles from accepting a tile's ``last`` beat to its first result row entering the
-        result FIFO; the remaining rows follow on consecutive cycles."""
-        return self.rows + self.cols
+    pe_class = OutputStationaryPE
+    fed_north = "b"
+    result = "drain"
 
     @property
     def result_fifo_depth(self):
@@ -303,15 +303,12 @@ class OutputStationaryArray(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         rows, cols = self.rows, self.cols
-        operand = signed(self.operand_width)
         depth = self.result_fifo_depth
-
-        result_pop = Signal()
-        fifo, layout = _result_fifo(m, self, depth=depth, pop=result_pop)
 
         # Cycles until another tile may finish (the drain chain needs `rows` cycles).
         cooldown = Signal(range(max(rows, 2)))
         results_in_flight = Signal(range(depth + 1))
+        result_pop = Signal()
         may_finish = Signal()
         accept = Signal()
         tile_done = Signal()
@@ -330,9 +327,8 @@ class OutputStationaryArray(wiring.Component):
 
         # Array row i holds output row rows - 1 - i: the drain chain emits the bottom row
         # first, so this mapping makes the result rows leave in natural order.
-        row_lane = data.StructLayout({"a": operand, "last": 1})
-        entry_rows = Signal(data.ArrayLayout(row_lane, rows))
-        entry_cols = Signal(data.ArrayLayout(operand, cols))
+        entry_rows = Signal(data.ArrayLayout(self._row_lane(), rows))
+        entry_cols = Signal(data.ArrayLayout(signed(self.operand_width), cols))
         for i in range(rows):
             m.d.sync += [
                 entry_rows[i].a.eq(Mux(accept, self.operands.payload.a[rows - 1 - i], 0)),
@@ -340,54 +336,20 @@ class OutputStationaryArray(wiring.Component):
             ]
         for c in range(cols):
             m.d.sync += entry_cols[c].eq(Mux(accept, self.operands.payload.b[c], 0))
+        results = self._grid(m, entry_rows, entry_cols)
 
-        m.submodules.row_skew = row_skew = Skew(lanes=rows, shape=row_lane)
-        m.submodules.col_skew = col_skew = Skew(lanes=cols, shape=operand)
-        m.submodules.deskew = deskew = Skew(lanes=cols, shape=signed(self.acc_width),
-                                            descending=True)
-        m.d.comb += [row_skew.i.eq(entry_rows), col_skew.i.eq(entry_cols)]
-
-        pes = [[OutputStationaryPE(operand_width=self.operand_width, acc_width=self.acc_width)
-                for _ in range(cols)] for _ in range(rows)]
-        for i in range(rows):
-            for c in range(cols):
-                pe = pes[i][c]
-                m.submodules[f"pe_r{i}_c{c}"] = pe
-                if c == 0:
-                    lane = row_skew.o[i]
-                    m.d.comb += [pe.a_in.eq(lane.a), pe.last_in.eq(lane.last)]
-                else:
-                    west = pes[i][c - 1]
-                    m.d.comb += [pe.a_in.eq(west.a_out), pe.last_in.eq(west.last_out)]
-                if i == 0:
-                    m.d.comb += [pe.b_in.eq(col_skew.o[c]), pe.drain_in.eq(0)]
-                else:
-                    north = pes[i - 1][c]
-                    m.d.comb += [pe.b_in.eq(north.b_out), pe.drain_in.eq(north.drain_out)]
-        for c in range(cols):
-            m.d.comb += deskew.i[c].eq(pes[rows - 1][c].drain_out)
-
-        # A tile finished in cycle e has its first result row at the deskew output in cycle
-        # e + latency (entry 1, wavefront rows - 1 + c, capture 1, deskew cols - 1 - c),
-        # then one row per cycle for `rows` cycles.
+        # A finished tile's first result row leaves the deskew buffer `latency` cycles after
+        # its last beat was accepted, the other rows on the cycles after it.
         first_row = _shift_line(m, "first_row_line", tile_done, self.latency)
         rows_left = Signal(range(max(rows, 2)))
         with m.If(first_row):
             m.d.sync += rows_left.eq(rows - 1)
         with m.Elif(rows_left != 0):
             m.d.sync += rows_left.eq(rows_left - 1)
-        fifo_entry = Signal(layout)
-        m.d.comb += [
-            fifo_entry.data.eq(deskew.o),
-            fifo_entry.last.eq((first_row & (rows == 1)) | (rows_left == 1)),
-            fifo.w_data.eq(fifo_entry),
-            fifo.w_en.eq(first_row | (rows_left != 0)),
-        ]
+        self._result_fifo(m, depth=depth, data_in=results, pop=result_pop,
+                          write=first_row | (rows_left != 0),
+                          last=(first_row & (rows == 1)) | (rows_left == 1))
         return m
-
-    def __repr__(self):
-        return (f"OutputStationaryArray(rows={self.rows}, cols={self.cols}, "
-                f"operand_width={self.operand_width}, acc_width={self.acc_width})")
 
 
 def build_array(config):

@@ -1,7 +1,9 @@
 """Processing elements: one signed multiply-accumulate cell of the systolic array.
 
-Both cells forward their operands to the east and south neighbours through registers, so
-every wire in the array is one PE long. Sums wrap in two's complement at ``acc_width``.
+A cell's ports come in pairs: ``<name>_in`` from the west or north neighbour and
+``<name>_out`` to the east or south one, each output one register behind its input, so that
+every wire in the array is one PE long. :attr:`east` and :attr:`south` list the pairs; the
+array wires any cell from them. Sums wrap in two's complement at ``acc_width``.
 """
 
 from amaranth import Module, Signal, Mux, signed
@@ -13,7 +15,34 @@ from ..params import check_widths, validating
 __all__ = ["WeightStationaryPE", "OutputStationaryPE"]
 
 
-class WeightStationaryPE(wiring.Component):
+class _ProcessingElement(wiring.Component):
+    def __init__(self, *, operand_width=8, acc_width=32):
+        with validating(self):
+            check_widths(operand_width, acc_width)
+        self.operand_width = operand_width
+        self.acc_width = acc_width
+        members = {}
+        for name, shape in {**self.east, **self.south}.items():
+            members[f"{name}_in"] = In(shape)
+            members[f"{name}_out"] = Out(shape)
+        super().__init__(members)
+
+    @property
+    def east(self):
+        """Signals that flow west to east: ``{name: shape}``."""
+        return self.east_ports(self.operand_width, self.acc_width)
+
+    @property
+    def south(self):
+        """Signals that flow north to south: ``{name: shape}``."""
+        return self.south_ports(self.operand_width, self.acc_width)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(operand_width={self.operand_width}, "
+                f"acc_width={self.acc_width})")
+
+
+class WeightStationaryPE(_ProcessingElement):
     """A weight-stationary cell: ``psum_out <= psum_in + a_in * weight[sel_in]``.
 
     The cell keeps two weight banks. The activation flowing east carries the bank it is to be
@@ -26,9 +55,9 @@ class WeightStationaryPE(wiring.Component):
     Parameters
     ----------
     operand_width : int
-        Width of the signed activation and weight.
+        Width of the signed activation and weight (2 to 32).
     acc_width : int
-        Width of the signed partial sum (wraps).
+        Width of the signed partial sum (``2 * operand_width`` to 128); sums wrap.
 
     Members
     -------
@@ -40,27 +69,19 @@ class WeightStationaryPE(wiring.Component):
     psum_in, psum_out : partial sum from the north, updated and registered to the south
     """
 
-    def __init__(self, *, operand_width=8, acc_width=32):
-        with validating(self):
-            check_widths(operand_width, acc_width)
-        self._operand_width = operand_width
-        self._acc_width = acc_width
-        operand, acc = signed(operand_width), signed(acc_width)
-        super().__init__({
-            "a_in": In(operand), "a_out": Out(operand),
-            "sel_in": In(1), "sel_out": Out(1),
-            "load_in": In(1), "load_out": Out(1),
-            "load_bank_in": In(1), "load_bank_out": Out(1),
-            "w_in": In(operand), "w_out": Out(operand),
-            "psum_in": In(acc), "psum_out": Out(acc),
-        })
+    @staticmethod
+    def east_ports(operand_width, acc_width):
+        return {"a": signed(operand_width), "sel": 1, "load": 1, "load_bank": 1}
+
+    @staticmethod
+    def south_ports(operand_width, acc_width):
+        return {"w": signed(operand_width), "psum": signed(acc_width)}
 
     def elaborate(self, platform):
         m = Module()
-        operand = signed(self._operand_width)
-        weight_bank0 = Signal(operand)
-        weight_bank1 = Signal(operand)
-        product = Signal(signed(2 * self._operand_width))
+        weight_bank0 = Signal(signed(self.operand_width))
+        weight_bank1 = Signal(signed(self.operand_width))
+        product = Signal(signed(2 * self.operand_width))
 
         m.d.comb += product.eq(self.a_in * Mux(self.sel_in, weight_bank1, weight_bank0))
         m.d.sync += [
@@ -78,12 +99,8 @@ class WeightStationaryPE(wiring.Component):
             m.d.sync += weight_bank1.eq(self.w_in)
         return m
 
-    def __repr__(self):
-        return (f"WeightStationaryPE(operand_width={self._operand_width}, "
-                f"acc_width={self._acc_width})")
 
-
-class OutputStationaryPE(wiring.Component):
+class OutputStationaryPE(_ProcessingElement):
     """An output-stationary cell: ``acc <= acc + a_in * b_in``, drained south between tiles.
 
     ``last_in`` marks the final operand pair of a tile. On it the cell restarts its
@@ -97,43 +114,34 @@ class OutputStationaryPE(wiring.Component):
     Parameters
     ----------
     operand_width : int
-        Width of the signed operands.
+        Width of the signed operands (2 to 32).
     acc_width : int
-        Width of the signed accumulator (wraps).
+        Width of the signed accumulator (``2 * operand_width`` to 128); sums wrap.
 
     Members
     -------
     a_in, a_out : signed operand from the west, registered to the east
     last_in, last_out : the operand pair is the last of its tile
     b_in, b_out : signed operand from the north, registered to the south
-    drain_in, drain_out : finished sums moving south
+    drain_in, drain_out : finished sums moving south (``drain_out`` is the drain register)
     """
 
-    def __init__(self, *, operand_width=8, acc_width=32):
-        with validating(self):
-            check_widths(operand_width, acc_width)
-        self._operand_width = operand_width
-        self._acc_width = acc_width
-        operand, acc = signed(operand_width), signed(acc_width)
-        super().__init__({
-            "a_in": In(operand), "a_out": Out(operand),
-            "last_in": In(1), "last_out": Out(1),
-            "b_in": In(operand), "b_out": Out(operand),
-            "drain_in": In(acc), "drain_out": Out(acc),
-        })
+    @staticmethod
+    def east_ports(operand_width, acc_width):
+        return {"a": signed(operand_width), "last": 1}
+
+    @staticmethod
+    def south_ports(operand_width, acc_width):
+        return {"b": signed(operand_width), "drain": signed(acc_width)}
 
     def elaborate(self, platform):
         m = Module()
-        acc_shape = signed(self._acc_width)
-        product = Signal(signed(2 * self._operand_width))
+        acc_shape = signed(self.acc_width)
+        product = Signal(signed(2 * self.operand_width))
         acc = Signal(acc_shape)
-        drain = Signal(acc_shape)
         drain_pipe = Signal(acc_shape)
 
-        m.d.comb += [
-            product.eq(self.a_in * self.b_in),
-            self.drain_out.eq(drain),
-        ]
+        m.d.comb += product.eq(self.a_in * self.b_in)
         m.d.sync += [
             self.a_out.eq(self.a_in),
             self.last_out.eq(self.last_in),
@@ -143,15 +151,11 @@ class OutputStationaryPE(wiring.Component):
         with m.If(self.last_in):
             m.d.sync += [
                 acc.eq(0),
-                drain.eq(acc + product),
+                self.drain_out.eq(acc + product),
             ]
         with m.Else():
             m.d.sync += [
                 acc.eq(acc + product),
-                drain.eq(drain_pipe),
+                self.drain_out.eq(drain_pipe),
             ]
         return m
-
-    def __repr__(self):
-        return (f"OutputStationaryPE(operand_width={self._operand_width}, "
-                f"acc_width={self._acc_width})")
