@@ -27,6 +27,7 @@ from amaranth import Module, Signal, Mux, Cat, Const
 from amaranth.lib import wiring, memory, data
 from amaranth.lib.wiring import In, Out
 
+from rtl.params import check_int, validating
 from rtl.systolic import build_array
 from rtl.systolic.layouts import result_beat
 
@@ -110,10 +111,10 @@ class ArrayHarness(wiring.Component):
     """
 
     def __init__(self, config, *, a_depth, b_depth, c_depth):
-        for name, depth in (("a_depth", a_depth), ("b_depth", b_depth), ("c_depth", c_depth)):
-            if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 1 << 20:
-                raise ValueError(f"{name} must be an integer between 1 and {1 << 20}, "
-                                 f"not {depth!r}")
+        with validating(self):
+            for name, depth in (("a_depth", a_depth), ("b_depth", b_depth),
+                                ("c_depth", c_depth)):
+                check_int(name, depth, 1, 1 << 20)
         self.config = config
         self.a_depth, self.b_depth, self.c_depth = a_depth, b_depth, c_depth
         self.a_width = config.rows * config.operand_width

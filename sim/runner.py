@@ -25,7 +25,9 @@ __all__ = ["ROOT", "BUILD_DIR", "Design", "write_verilog", "verilator_environmen
            "simulator", "waves_enabled", "build", "run"]
 
 ROOT = Path(__file__).resolve().parents[1]
-BUILD_DIR = ROOT / "build"
+#: Where builds and runs go: ``$OPENMXU_BUILD_DIR``, by default ``build/`` in the working
+#: directory (the repository root when run from `make` or pytest).
+BUILD_DIR = Path(os.environ.get("OPENMXU_BUILD_DIR", Path.cwd() / "build")).resolve()
 #: The files that decide the generated Verilog (testbenches are not among them, so editing
 #: a testbench never forces a rebuild).
 GATEWARE_SOURCES = ("rtl/**/*.py", "rtl/**/*.vlt", "sim/harness.py", "sim/designs.py",

@@ -6,6 +6,7 @@ LFSR-driven stalls, at simulator speed.
 """
 
 import json
+import shutil
 
 import pytest
 
@@ -69,6 +70,11 @@ def test_random_stalls(config):
          "seed": seed, "in_stall": in_stall, "out_stall": out_stall}
         for seed, (in_stall, out_stall) in enumerate([(128, 0), (0, 128), (64, 64), (200, 200)])
     ]
+    # Results produced at the full rate of one row per cycle (tiles of K = rows in the
+    # output-stationary array) into a consumer that is mostly not ready: only the credits
+    # keep the result FIFO from overflowing.
+    cases.append({"kind": "random", "m": 4 * rows, "k": rows, "n": 4 * cols, "seed": 11,
+                  "in_stall": 0, "out_stall": 220})
     _harness(config, cases, name="stalls")
 
 
@@ -134,3 +140,13 @@ def test_stream_protocol(case, pauses, request):
         params={"config": config.as_dict(), "tiles": tiles, "pause_in": pauses[0],
                 "pause_out": pauses[1], "seed": len(case) + int(10 * sum(pauses))},
         test_name=f"stream_{request.node.callspec.id}")
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog is not installed")
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_icarus_runs_the_same_testbench(dataflow):
+    """`SIM=icarus` builds the same Verilog with Icarus Verilog (small designs only)."""
+    config = Config(rows=2, cols=3, dataflow=dataflow)
+    run(array_design(config), "sim.array_tb", testcase="back_to_back_tiles", sim="icarus",
+        params={"config": config.as_dict(), "tiles": [3, 1, 4], "pause_in": 0.3,
+                "pause_out": 0.3, "seed": 1}, test_name="icarus")
