@@ -117,6 +117,19 @@ def test_skew_delays_each_lane(descending):
         assert all(v == 0 for i, v in enumerate(column) if not delay <= i < delay + 3)
 
 
+async def _collect(ctx, dut, results, *, count, budget):
+    """Take result rows until ``count`` arrived, or fail after ``budget`` cycles (a lost row
+    must fail the test, not hang it)."""
+    ctx.set(dut.results.ready, 1)
+    for _ in range(budget):
+        if len(results) >= count:
+            return
+        _, _, valid, payload = await ctx.tick().sample(dut.results.valid, dut.results.payload)
+        if valid:
+            results.append((list(payload.data), payload.last))
+    raise AssertionError(f"{len(results)} of {count} result rows after {budget} cycles")
+
+
 def _run_ws(rows, cols, tiles, seed):
     rng = np.random.default_rng(seed)
     dut = WeightStationaryArray(rows=rows, cols=cols)
@@ -140,12 +153,7 @@ def _run_ws(rows, cols, tiles, seed):
         ctx.set(dut.activations.valid, 0)
 
     async def sink(ctx):
-        ctx.set(dut.results.ready, 1)
-        while len(results) < sum(tiles):
-            _, _, valid, payload = await ctx.tick().sample(dut.results.valid,
-                                                           dut.results.payload)
-            if valid:
-                results.append((list(payload.data), payload.last))
+        await _collect(ctx, dut, results, count=sum(tiles), budget=20 * sum(tiles) + 100)
 
     _simulate(dut, weights, activations, sink)
     expected = [(row, i == len(a) - 1) for a, b in work
@@ -169,12 +177,8 @@ def _run_os(rows, cols, tiles, seed):
         ctx.set(dut.operands.valid, 0)
 
     async def sink(ctx):
-        ctx.set(dut.results.ready, 1)
-        while len(results) < rows * len(tiles):
-            _, _, valid, payload = await ctx.tick().sample(dut.results.valid,
-                                                           dut.results.payload)
-            if valid:
-                results.append((list(payload.data), payload.last))
+        await _collect(ctx, dut, results, count=rows * len(tiles),
+                       budget=20 * (sum(tiles) + rows * len(tiles)) + 100)
 
     _simulate(dut, operands, sink)
     expected = [(row, i == rows - 1) for a, b in work
