@@ -47,7 +47,7 @@ def demo(config, *, m, k, n, seed=0):
     from .config import check_int
     for name, value in (("m", m), ("k", k), ("n", n)):
         check_int(name, value, 1, 4096)
-    print(f"openmxu demo: {m}x{k}x{n} int8 matmul on a {config.rows}x{config.cols} "
+    print(f"openmxu demo: {m}x{k}x{n} int8 matmul on the {config.rows}x{config.cols} "
           f"{'weight' if config.dataflow == 'ws' else 'output'}-stationary array "
           f"(int{config.acc_width} accumulators), Verilator")
     started = time.monotonic()
