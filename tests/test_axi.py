@@ -5,6 +5,7 @@ import random
 import re
 
 import pytest
+from amaranth.hdl import Fragment
 from amaranth import Module, Shape, Signal, Value
 from amaranth.back import verilog
 from amaranth.lib import wiring
@@ -153,6 +154,7 @@ def test_connect_manager_to_subordinate():
     m.submodules.manager = manager = Manager()
     m.submodules.subordinate = subordinate = Subordinate()
     wiring.connect(m, manager.m_axi, subordinate.s_axi)
+    Fragment.get(m, None)  # the connected design elaborates
 
 
 # --- Burst rules ----------------------------------------------------------------------------
