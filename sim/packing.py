@@ -8,7 +8,7 @@ shape is signed).
 from amaranth.hdl import Shape, ShapeCastable
 from amaranth.lib import data
 
-__all__ = ["pack", "unpack"]
+__all__ = ["pack", "unpack", "merge_bytes"]
 
 
 def pack(shape, value):
@@ -45,3 +45,13 @@ def unpack(shape, bits):
     if shape.signed and shape.width and bits >> (shape.width - 1):
         bits -= 1 << shape.width
     return bits
+
+
+def merge_bytes(old, new, strobe, nbytes):
+    """``new`` written over ``old`` (both ``nbytes`` wide) in the bytes whose ``strobe`` bit
+    is set, as AXI ``WSTRB`` does; a scoreboard's model of a masked write."""
+    mask = 0
+    for byte in range(nbytes):
+        if strobe >> byte & 1:
+            mask |= 0xFF << 8 * byte
+    return (old & ~mask) | (new & mask)

@@ -27,6 +27,7 @@ from rtl.mem.commands import RowCommand, ColumnCommand
 from rtl.mem.controller import (ChannelController, BankState, COUNTERS, COMMAND_DELAY,
                                 PIPELINE_DELAY, request_layout, response_layout)
 from rtl.mem.device import DramDevice
+from sim.packing import merge_bytes
 
 # HBM2-2000's organization with short timing (as in test_device): refresh due every 60
 # cycles, one of them postponable.
@@ -85,14 +86,6 @@ class Harness(Elaboratable):
         return m
 
 
-def merge(old, new, strobe, nbytes):
-    """``new`` written over ``old`` where ``strobe`` (AXI polarity) is set."""
-    mask = 0
-    for byte in range(nbytes):
-        if strobe >> byte & 1:
-            mask |= 0xFF << 8 * byte
-    return (old & ~mask) | (new & mask)
-
 
 def run(timing, requests, *, stored_rows=4, request_rate=1.0, ready_rate=1.0, seed=0,
         one_at_a_time=False, gap=0, stall=None, monitor=False, max_cycles=20000, **kwargs):
@@ -144,7 +137,7 @@ def run(timing, requests, *, stored_rows=4, request_rate=1.0, ready_rate=1.0, se
                     key = (request.bank, request.row, request.column)
                     old = model.get(key, 0)
                     if request.write:
-                        model[key] = merge(old, request.data, request.strobe, t.burst_bytes)
+                        model[key] = merge_bytes(old, request.data, request.strobe, t.burst_bytes)
                     expected[tag] = (number, request.write, None if request.write else old)
                     result.accepted[number] = cycle
                     offered = None

@@ -22,6 +22,7 @@ from rtl.mem.commands import (RowCommand, ColumnCommand, DramSignature, row_comm
                               column_command_layout, row_command, column_command,
                               drive_commands)
 from rtl.mem.device import DramDevice, ErrorRule, ERROR_MESSAGES, describe_error
+from sim.packing import merge_bytes
 
 ACT, PRE, PREA, REF = RowCommand.ACT, RowCommand.PRE, RowCommand.PREA, RowCommand.REF
 RD, WR = ColumnCommand.RD, ColumnCommand.WR
@@ -144,12 +145,10 @@ def beats_of(rng, t):
 
 
 def merge(old, new, mask, t):
-    """``new`` written over ``old`` with the bytes whose mask bit is set kept."""
-    result = 0
-    for byte in range(t.data_bytes_per_cycle):
-        source = old if mask >> byte & 1 else new
-        result |= source & (0xFF << 8 * byte)
-    return result
+    """``new`` written over ``old`` with the bytes whose mask bit is set kept (the device's
+    mask is DFI polarity, the inverse of a write strobe)."""
+    nbytes = t.data_bytes_per_cycle
+    return merge_bytes(old, new, ~mask & ((1 << nbytes) - 1), nbytes)
 
 
 @pytest.mark.parametrize("timing", [FAST, *PRESETS.values()], ids=lambda t: t.name)

@@ -23,6 +23,7 @@ from rtl.mem.axi import Burst, Response, check_burst
 from rtl.mem.controller import ChannelController
 from rtl.mem.device import DramDevice
 from rtl.mem.port import AXI4ChannelPort
+from sim.packing import merge_bytes
 
 # FAST from test_controller, shrunk to 4 KB: 4 banks in 2 groups, 4 rows of 256 B. All rows
 # are stored, so every address of the channel is backed.
@@ -51,13 +52,6 @@ class Harness(Elaboratable):
         wiring.connect(m, self.controller.dram, self.device.dram)
         return m
 
-
-def merge(old, new, strobe, nbytes):
-    mask = 0
-    for byte in range(nbytes):
-        if strobe >> byte & 1:
-            mask |= 0xFF << 8 * byte
-    return (old & ~mask) | (new & mask)
 
 
 def expected_response(port, addr, len_, size, burst):
@@ -103,7 +97,7 @@ class Manager:
                 w.append(dict(wdata=data, wstrb=strobe, wlast=int(k == len_)))
                 if resp == Response.OKAY:
                     key = addr + k * self.beat
-                    new_model[key] = merge(new_model.get(key, 0), data, strobe, self.beat)
+                    new_model[key] = merge_bytes(new_model.get(key, 0), data, strobe, self.beat)
             b.append((ident, resp, len_ + 1 if resp == Response.OKAY else 0))
         for addr, len_, size, burst in reads:
             ident = self.rng.randrange(16)

@@ -73,6 +73,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from openmxu.dram import MAX_CYCLES
+from .counters import log2, cycles_since, rule_met
 from ..params import check_int, validating
 from .commands import RowCommand, ColumnCommand, DramSignature, resolve_timing, timing_repr
 
@@ -99,9 +100,6 @@ DEFAULT_STARVATION_LIMIT = 256
 MAX_QUEUE_DEPTH = 32
 MAX_RESPONSE_DEPTH = 256
 
-
-def _log2(count):
-    return count.bit_length() - 1
 
 
 def request_layout(timing, *, tag_width=DEFAULT_TAG_WIDTH):
@@ -135,19 +133,6 @@ def response_layout(timing, *, tag_width=DEFAULT_TAG_WIDTH):
     })
 
 
-def _since(m, counter, saturate, event):
-    """Count the cycles since ``event`` (1 in the cycle after it), saturating at
-    ``saturate``, the value the counter resets to (as if the event were long past). The same
-    convention as the device model, so that each rule compares against the same figure."""
-    with m.If(event):
-        m.d.sync += counter.eq(1)
-    with m.Elif(counter != saturate):
-        m.d.sync += counter.eq(counter + 1)
-
-
-def _at_least(elapsed, cycles):
-    """``elapsed >= cycles``: the rule of ``cycles`` is met (always, for 0 cycles)."""
-    return elapsed >= cycles if cycles > 0 else Const(1)
 
 
 def _bit(vector, index, count):
@@ -234,7 +219,7 @@ class BankState(wiring.Component):
         m = Module()
         t = self._timing
         banks, groups = t.banks, t.bank_groups
-        bank_bits, group_shift = _log2(banks), _log2(t.banks_per_group)
+        bank_bits, group_shift = log2(banks), log2(t.banks_per_group)
         write_end = t.cwl + t.burst_cycles       # WR to the end of its write data
 
         def bank_of(value):
@@ -285,35 +270,35 @@ class BankState(wiring.Component):
         bus_busy = Signal(range(max(t.cl, t.cwl) + t.burst_cycles))
 
         # Legality ----------------------------------------------------------------------
-        act_ok_any = (_at_least(since_act, t.trrd_s)
-                      & (_at_least(faw[faw_next], t.tfaw) if t.tfaw else Const(1))
-                      & _at_least(since_ref, t.trfc))
-        rd_ok_any = (_at_least(since_rd, t.tccd_s) & _at_least(since_wr, write_end + t.twtr_s)
+        act_ok_any = (rule_met(since_act, t.trrd_s)
+                      & (rule_met(faw[faw_next], t.tfaw) if t.tfaw else Const(1))
+                      & rule_met(since_ref, t.trfc))
+        rd_ok_any = (rule_met(since_rd, t.tccd_s) & rule_met(since_wr, write_end + t.twtr_s)
                      & (bus_busy <= t.cl))
-        wr_ok_any = _at_least(since_wr, t.tccd_s) & (bus_busy <= t.cwl)
+        wr_ok_any = rule_met(since_wr, t.tccd_s) & (bus_busy <= t.cwl)
         is_open = self.open
         for b in range(banks):
             timers, group = bank_timers[b], group_timers[b >> group_shift]
             m.d.comb += [
                 self.act_ok[b].eq(~is_open[b] & act_ok_any
-                                  & _at_least(timers.since_act, t.trc)
-                                  & _at_least(timers.since_pre, t.trp)
-                                  & _at_least(group.since_act, t.trrd_l)),
-                self.pre_ok[b].eq(is_open[b] & _at_least(timers.since_act, t.tras)
-                                  & _at_least(timers.since_rd, t.trtp)
-                                  & _at_least(timers.since_wr, write_end + t.twr)),
+                                  & rule_met(timers.since_act, t.trc)
+                                  & rule_met(timers.since_pre, t.trp)
+                                  & rule_met(group.since_act, t.trrd_l)),
+                self.pre_ok[b].eq(is_open[b] & rule_met(timers.since_act, t.tras)
+                                  & rule_met(timers.since_rd, t.trtp)
+                                  & rule_met(timers.since_wr, write_end + t.twr)),
                 self.rd_ok[b].eq(is_open[b] & rd_ok_any
-                                 & _at_least(timers.since_act, t.trcd_rd)
-                                 & _at_least(group.since_rd, t.tccd_l)
-                                 & _at_least(group.since_wr, write_end + t.twtr_l)),
+                                 & rule_met(timers.since_act, t.trcd_rd)
+                                 & rule_met(group.since_rd, t.tccd_l)
+                                 & rule_met(group.since_wr, write_end + t.twtr_l)),
                 self.wr_ok[b].eq(is_open[b] & wr_ok_any
-                                 & _at_least(timers.since_act, t.trcd_wr)
-                                 & _at_least(group.since_wr, t.tccd_l)),
+                                 & rule_met(timers.since_act, t.trcd_wr)
+                                 & rule_met(group.since_wr, t.tccd_l)),
             ]
         m.d.comb += [
             self.prea_ok.eq((self.pre_ok | ~is_open).all()),
-            self.ref_ok.eq(~is_open.any() & _at_least(since_pre, t.trp)
-                           & _at_least(since_ref, t.trfc)),
+            self.ref_ok.eq(~is_open.any() & rule_met(since_pre, t.trp)
+                           & rule_met(since_ref, t.trfc)),
         ]
 
         # Updates -----------------------------------------------------------------------
@@ -329,22 +314,22 @@ class BankState(wiring.Component):
             with m.Elif(closes):
                 m.d.sync += is_open[b].eq(0)
             timers = bank_timers[b]
-            _since(m, timers.since_act, act_sat, act_to)
-            _since(m, timers.since_pre, pre_sat, closes)
-            _since(m, timers.since_rd, rd_sat, self.rd & (col_bank == b))
-            _since(m, timers.since_wr, wr_sat, self.wr & (col_bank == b))
+            cycles_since(m, timers.since_act, act_sat, act_to)
+            cycles_since(m, timers.since_pre, pre_sat, closes)
+            cycles_since(m, timers.since_rd, rd_sat, self.rd & (col_bank == b))
+            cycles_since(m, timers.since_wr, wr_sat, self.wr & (col_bank == b))
         for g in range(groups):
             timers = group_timers[g]
-            _since(m, timers.since_act, group_act_sat, self.act & (row_group == g))
-            _since(m, timers.since_rd, group_rd_sat, self.rd & (col_group == g))
-            _since(m, timers.since_wr, group_wr_sat, self.wr & (col_group == g))
-        _since(m, since_act, any_act_sat, self.act)
-        _since(m, since_rd, any_rd_sat, self.rd)
-        _since(m, since_wr, any_wr_sat, self.wr)
-        _since(m, since_pre, pre_sat, closing)
-        _since(m, since_ref, ref_sat, self.ref)
+            cycles_since(m, timers.since_act, group_act_sat, self.act & (row_group == g))
+            cycles_since(m, timers.since_rd, group_rd_sat, self.rd & (col_group == g))
+            cycles_since(m, timers.since_wr, group_wr_sat, self.wr & (col_group == g))
+        cycles_since(m, since_act, any_act_sat, self.act)
+        cycles_since(m, since_rd, any_rd_sat, self.rd)
+        cycles_since(m, since_wr, any_wr_sat, self.wr)
+        cycles_since(m, since_pre, pre_sat, closing)
+        cycles_since(m, since_ref, ref_sat, self.ref)
         for k in range(4):
-            _since(m, faw[k], faw_sat, self.act & (faw_next == k))
+            cycles_since(m, faw[k], faw_sat, self.act & (faw_next == k))
         with m.If(self.act):
             m.d.sync += faw_next.eq(faw_next + 1)
         # In-order data bus, as the device sees it: a new burst ends after every earlier one.
@@ -502,7 +487,7 @@ class ChannelController(wiring.Component):
         t = self._timing
         n = self._queue_depth
         bus = self.dram.signature
-        banks, bank_bits = t.banks, _log2(t.banks)
+        banks, bank_bits = t.banks, log2(t.banks)
         write_end = t.cwl + t.burst_cycles       # WR to the end of its write data
 
         def bank_index(value):

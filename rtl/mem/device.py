@@ -21,6 +21,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from openmxu.dram import check_power_of_two
+from .counters import log2, cycles_since, rule_met
 from ..params import validating
 from .commands import (RowCommand, ColumnCommand, DramSignature, row_command_layout,
                        column_command_layout, row_command, column_command, resolve_timing,
@@ -197,22 +198,7 @@ def describe_error(rule, bank, cycle, *, timing=None):
     return message
 
 
-def _log2(count):
-    return count.bit_length() - 1
 
-
-def _since(m, counter, saturate, event):
-    """Count the cycles since ``event`` (1 in the cycle after it), saturating at
-    ``saturate``, the value the counter resets to (as if the event were long past)."""
-    with m.If(event):
-        m.d.sync += counter.eq(1)
-    with m.Elif(counter != saturate):
-        m.d.sync += counter.eq(counter + 1)
-
-
-def _too_soon(elapsed, cycles):
-    """``elapsed < cycles``, or nothing for a rule of 0 cycles."""
-    return elapsed < cycles if cycles > 0 else Const(0)
 
 
 def _lowest(m, bits, width, name):
@@ -324,9 +310,9 @@ class DramDevice(wiring.Component):
         bank_width = bus.signature.bank_width
         burst = t.burst_cycles
         write_end = t.cwl + burst          # WR to the end of its write data
-        group_shift = _log2(t.banks_per_group)
-        bank_bits, row_bits = _log2(t.banks), _log2(self._stored_rows)
-        column_bits = _log2(t.columns)
+        group_shift = log2(t.banks_per_group)
+        bank_bits, row_bits = log2(t.banks), log2(self._stored_rows)
+        column_bits = log2(t.columns)
 
         m.d.sync += self.cycle.eq(self.cycle + 1)
 
@@ -424,27 +410,27 @@ class DramDevice(wiring.Component):
             # PRE of a closed bank is a no-op (JEDEC): no tRP starts from it.
             with m.Elif(closes[b]):
                 m.d.sync += state.open.eq(0)
-            _since(m, state.since_act, act_sat, act_to[b])
-            _since(m, state.since_pre, pre_sat, closes[b])
-            _since(m, state.since_rd, rd_sat, rd_to[b])
-            _since(m, state.since_wr, wr_sat, wr_to[b])
+            cycles_since(m, state.since_act, act_sat, act_to[b])
+            cycles_since(m, state.since_pre, pre_sat, closes[b])
+            cycles_since(m, state.since_rd, rd_sat, rd_to[b])
+            cycles_since(m, state.since_wr, wr_sat, wr_to[b])
         for g in range(t.bank_groups):
             state = groups[g]
             act_in = act & (row_group == g)
             with m.If(act_in):
                 m.d.sync += state.act_bank.eq(row.bank)
-            _since(m, state.since_act, group_act_sat, act_in)
-            _since(m, state.since_rd, group_rd_sat, rd & (col_group == g))
-            _since(m, state.since_wr, group_wr_sat, wr & (col_group == g))
+            cycles_since(m, state.since_act, group_act_sat, act_in)
+            cycles_since(m, state.since_rd, group_rd_sat, rd & (col_group == g))
+            cycles_since(m, state.since_wr, group_wr_sat, wr & (col_group == g))
         with m.If(act):
             m.d.sync += [last_act_bank.eq(row.bank), faw_next.eq(faw_next + 1)]
-        _since(m, since_act, any_act_sat, act)
-        _since(m, since_rd, any_rd_sat, rd)
-        _since(m, since_wr, any_wr_sat, wr)
-        _since(m, since_ref, ref_sat, ref)
-        _since(m, refresh_age, refresh_limit + 1, ref)
+        cycles_since(m, since_act, any_act_sat, act)
+        cycles_since(m, since_rd, any_rd_sat, rd)
+        cycles_since(m, since_wr, any_wr_sat, wr)
+        cycles_since(m, since_ref, ref_sat, ref)
+        cycles_since(m, refresh_age, refresh_limit + 1, ref)
         for i in range(4):
-            _since(m, faw[i], faw_sat, act & (faw_next == i))
+            cycles_since(m, faw[i], faw_sat, act & (faw_next == i))
         # In-order data bus: a new burst ends after every earlier one.
         with m.If(rd):
             m.d.sync += bus_busy.eq(t.cl + burst - 1)
@@ -486,44 +472,44 @@ class DramDevice(wiring.Component):
                                             for b in range(t.banks)])
         check_banks(ErrorRule.REF_OPEN, [ref & open_[b] for b in range(t.banks)])
         check_banks(ErrorRule.TRCD_RD, [
-            rd_to[b] & (act_to[b] | _too_soon(since_bank["since_act"][b], t.trcd_rd))
+            rd_to[b] & (act_to[b] | ~rule_met(since_bank["since_act"][b], t.trcd_rd))
             for b in range(t.banks)])
         check_banks(ErrorRule.TRCD_WR, [
-            wr_to[b] & (act_to[b] | _too_soon(since_bank["since_act"][b], t.trcd_wr))
+            wr_to[b] & (act_to[b] | ~rule_met(since_bank["since_act"][b], t.trcd_wr))
             for b in range(t.banks)])
-        check_banks(ErrorRule.TRAS, [closes[b] & _too_soon(since_bank["since_act"][b], t.tras)
+        check_banks(ErrorRule.TRAS, [closes[b] & ~rule_met(since_bank["since_act"][b], t.tras)
                                      for b in range(t.banks)])
-        check_banks(ErrorRule.TRC, [act_to[b] & _too_soon(since_bank["since_act"][b], t.trc)
+        check_banks(ErrorRule.TRC, [act_to[b] & ~rule_met(since_bank["since_act"][b], t.trc)
                                     for b in range(t.banks)])
         check_banks(ErrorRule.TRP, [(act_to[b] | ref)
-                                    & _too_soon(since_bank["since_pre"][b], t.trp)
+                                    & ~rule_met(since_bank["since_pre"][b], t.trp)
                                     for b in range(t.banks)])
-        check(ErrorRule.TRRD_L, act & _too_soon(row_group_state.since_act, t.trrd_l)
+        check(ErrorRule.TRRD_L, act & ~rule_met(row_group_state.since_act, t.trrd_l)
                                 & (row_group_state.act_bank != row.bank), row.bank)
-        check(ErrorRule.TRRD_S, act & _too_soon(since_act, t.trrd_s)
+        check(ErrorRule.TRRD_S, act & ~rule_met(since_act, t.trrd_s)
                                 & (last_act_bank != row.bank), row.bank)
         if t.tfaw:
-            check(ErrorRule.TFAW, act & _too_soon(faw[faw_next], t.tfaw), row.bank)
+            check(ErrorRule.TFAW, act & ~rule_met(faw[faw_next], t.tfaw), row.bank)
         if t.refresh_enabled:
-            check(ErrorRule.TRFC, (act | ref) & _too_soon(since_ref, t.trfc),
+            check(ErrorRule.TRFC, (act | ref) & ~rule_met(since_ref, t.trfc),
                   Mux(act, row.bank, 0))
         # A RD with the PRE is legal only with trtp 0; a WR with it never is (twr counts from
         # the end of the write data).
         rd_with_pre = rd_to if t.trtp > 0 else [Const(0)] * t.banks
         check_banks(ErrorRule.TRTP, [closes[b] & (rd_with_pre[b]
-                                                  | _too_soon(since_bank["since_rd"][b], t.trtp))
+                                                  | ~rule_met(since_bank["since_rd"][b], t.trtp))
                                      for b in range(t.banks)])
-        check_banks(ErrorRule.TWR, [closes[b] & (wr_to[b] | _too_soon(since_bank["since_wr"][b],
+        check_banks(ErrorRule.TWR, [closes[b] & (wr_to[b] | ~rule_met(since_bank["since_wr"][b],
                                                                       wr_sat))
                                     for b in range(t.banks)])
-        check(ErrorRule.TCCD_L, (rd & _too_soon(col_group_state.since_rd, t.tccd_l))
-                                | (wr & _too_soon(col_group_state.since_wr, t.tccd_l)),
+        check(ErrorRule.TCCD_L, (rd & ~rule_met(col_group_state.since_rd, t.tccd_l))
+                                | (wr & ~rule_met(col_group_state.since_wr, t.tccd_l)),
               col.bank)
-        check(ErrorRule.TCCD_S, (rd & _too_soon(since_rd, t.tccd_s))
-                                | (wr & _too_soon(since_wr, t.tccd_s)), col.bank)
-        check(ErrorRule.TWTR_L, rd & _too_soon(col_group_state.since_wr, write_end + t.twtr_l),
+        check(ErrorRule.TCCD_S, (rd & ~rule_met(since_rd, t.tccd_s))
+                                | (wr & ~rule_met(since_wr, t.tccd_s)), col.bank)
+        check(ErrorRule.TWTR_L, rd & ~rule_met(col_group_state.since_wr, write_end + t.twtr_l),
               col.bank)
-        check(ErrorRule.TWTR_S, rd & _too_soon(since_wr, write_end + t.twtr_s), col.bank)
+        check(ErrorRule.TWTR_S, rd & ~rule_met(since_wr, write_end + t.twtr_s), col.bank)
         check(ErrorRule.BUS_CONFLICT, (rd & (bus_busy > t.cl)) | (wr & (bus_busy > t.cwl)),
               col.bank)
         if t.refresh_enabled:
@@ -556,7 +542,7 @@ class DramDevice(wiring.Component):
         stored row and column of this cycle's RD or WR (most to least significant)."""
         t, bus = self._timing, self.dram
         burst = t.burst_cycles
-        beat_bits = _log2(burst)
+        beat_bits = log2(burst)
         storage = Memory(shape=unsigned(len(bus.wdata)),
                          depth=1 << (len(burst_address) + beat_bits), init=[])
         m.submodules.storage = storage
