@@ -1,10 +1,12 @@
 """The simulation tops that tests, the demo and the benchmarks build (and share builds of)."""
 
+from openmxu.address_map import DEFAULT_ORDER
 from rtl.systolic import build_array
 from .harness import ArrayHarness
+from .memory import MemoryTestbench
 from .runner import Design
 
-__all__ = ["array_design", "harness_design", "HARNESS_DEPTH"]
+__all__ = ["array_design", "harness_design", "memory_design", "HARNESS_DEPTH"]
 
 #: Words per harness memory: room for 256 x 256 x 256 on an 8x8 array.
 HARNESS_DEPTH = 8192
@@ -24,3 +26,22 @@ def harness_design(config, depth=HARNESS_DEPTH):
                   factory=lambda: ArrayHarness(config, a_depth=depth, b_depth=depth,
                                                c_depth=depth),
                   params={**config.as_dict(), "memory_depth": depth}, memory_init=False)
+
+
+def memory_design(timing="hbm2-2000", *, channels=1, ports=1, traffic=False,
+                  order=DEFAULT_ORDER, stored_rows=64, queue_depth=32):
+    """The memory system with device models (:class:`sim.memory.MemoryTestbench`): AXI4
+    ports at the top level, or a traffic generator on each port with ``traffic``. The
+    device storage starts uninitialized (reads of unwritten bytes are undefined)."""
+    name = timing if isinstance(timing, str) else timing.name
+    params = {"timing": name, "channels": channels, "ports": ports, "traffic": traffic,
+              "order": list(order), "stored_rows": stored_rows, "queue_depth": queue_depth}
+    if not isinstance(timing, str):
+        params["timing_figures"] = timing.describe()
+    tag = f"{name.replace('-', '_')}_{channels}ch_{ports}p{'_traffic' if traffic else ''}"
+    return Design(name=f"memory_{tag}",
+                  factory=lambda: MemoryTestbench(timing=timing, channels=channels,
+                                                  ports=ports, order=order,
+                                                  stored_rows=stored_rows,
+                                                  queue_depth=queue_depth, traffic=traffic),
+                  params=params, memory_init=False)

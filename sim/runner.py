@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = Path(os.environ.get("OPENMXU_BUILD_DIR", Path.cwd() / "build")).resolve()
 #: The files that decide the generated Verilog (testbenches are not among them, so editing
 #: a testbench never forces a rebuild).
-GATEWARE_SOURCES = ("rtl/**/*.py", "rtl/**/*.vlt", "sim/harness.py", "sim/designs.py",
-                    "openmxu/config.py")
+GATEWARE_SOURCES = ("rtl/**/*.py", "rtl/**/*.vlt", "sim/harness.py", "sim/memory.py",
+                    "sim/designs.py", "openmxu/config.py", "openmxu/dram.py",
+                    "openmxu/address_map.py")
 SIMULATORS = ("verilator", "icarus")
 
 
