@@ -49,6 +49,19 @@ class Config:
         ``"ws"`` (weight-stationary, the default) or ``"os"`` (output-stationary).
     clock_mhz : float
         Nominal array clock used to turn cycle counts into throughput (default 100 MHz).
+    memory_preset : str
+        DRAM timing preset of every pseudo-channel (:data:`openmxu.dram.PRESETS`; default
+        ``"hbm2-2000"``).
+    channels : int
+        Pseudo-channels of the memory system (a power of two, 1 to 32; default 4).
+    address_order : tuple of str
+        Field order of the global address map, least significant first
+        (:class:`openmxu.address_map.AddressMap`; the default puts bank-group bits just above
+        the 32 B burst).
+    axi_id_width : int
+        Width of the AXI IDs of the memory ports (4 to 16, default 4).
+    queue_depth : int
+        Requests each pseudo-channel controller queues (1 to 32, default 32).
     """
 
     rows: int = 8
@@ -57,6 +70,11 @@ class Config:
     acc_width: int = 32
     dataflow: str = "ws"
     clock_mhz: float = 100.0
+    memory_preset: str = "hbm2-2000"
+    channels: int = 4
+    address_order: tuple = ("bank_group", "column", "bank", "channel", "row")
+    axi_id_width: int = 4
+    queue_depth: int = 32
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, MAX_ARRAY_DIM)
@@ -71,6 +89,26 @@ class Config:
                 or not 0 < self.clock_mhz <= 2000):
             raise ValueError(f"clock_mhz must be a number above 0 and at most 2000, "
                              f"not {self.clock_mhz!r}")
+        from .dram import PRESETS
+        if self.memory_preset not in PRESETS:
+            raise ValueError(f"memory_preset must be one of "
+                             f"{', '.join(map(repr, PRESETS))}, not {self.memory_preset!r}")
+        from .address_map import FIELDS
+        if (isinstance(self.address_order, str) or not hasattr(self.address_order, "__iter__")
+                or sorted(self.address_order) != sorted(FIELDS)):
+            raise ValueError(f"address_order must be a permutation of "
+                             f"{', '.join(map(repr, FIELDS))}, not {self.address_order!r}")
+        object.__setattr__(self, "address_order", tuple(self.address_order))
+        self.address_map        # validates channels
+        check_int("axi_id_width", self.axi_id_width, 4, 16)
+        check_int("queue_depth", self.queue_depth, 1, 32)
+
+    @property
+    def address_map(self):
+        """The global :class:`~openmxu.address_map.AddressMap` of the memory system."""
+        from .address_map import AddressMap
+        return AddressMap(timing=self.memory_preset, channels=self.channels,
+                          order=self.address_order)
 
     @property
     def macs(self):

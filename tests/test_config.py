@@ -17,6 +17,22 @@ def test_defaults():
             config.dataflow) == (8, 8, 8, 32, "ws")
     assert config.macs == 64
     assert config.peak_gops == pytest.approx(12.8)
+    assert (config.memory_preset, config.channels, config.axi_id_width,
+            config.queue_depth) == ("hbm2-2000", 4, 4, 32)
+    assert config.address_map.describe()[0] == "row [29:16]"
+
+
+def test_memory_system_follows_the_config():
+    from amaranth.hdl import Fragment
+    from rtl.mem.system import MemorySystem
+    config = Config(memory_preset="hbm3-6400", channels=2, queue_depth=8,
+                    address_order=["channel", "bank_group", "column", "bank", "row"])
+    assert config.address_order == ("channel", "bank_group", "column", "bank", "row")
+    system = MemorySystem.from_config(config, ports=3)
+    assert system.address_map == config.address_map
+    assert system.controller.queue_depth == 8
+    assert len(system.s_axi) == 3 and len(system.dram) == 2
+    Fragment.get(system, None)      # elaborates
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -32,6 +48,15 @@ def test_defaults():
                       "not 15"),
     ("dataflow", "is", "dataflow must be one of 'ws', 'os', not 'is'"),
     ("clock_mhz", 0, "clock_mhz must be a number above 0 and at most 2000, not 0"),
+    ("memory_preset", "ddr5", "memory_preset must be one of 'hbm2-2000', 'hbm3-6400', 'sdr', "
+                              "'ideal', not 'ddr5'"),
+    ("channels", 3, "channels must be a power of two between 1 and 32, not 3"),
+    ("channels", 64, "channels must be between 1 and 32 and a power of two, not 64"),
+    ("address_order", ("row", "column"), "address_order must be a permutation of 'channel', "
+                                         "'bank_group', 'bank', 'row', 'column', "
+                                         "not ('row', 'column')"),
+    ("axi_id_width", 3, "axi_id_width must be between 4 and 16, not 3"),
+    ("queue_depth", 33, "queue_depth must be between 1 and 32, not 33"),
 ])
 def test_invalid_values_name_parameter_value_and_range(field, value, message):
     with pytest.raises(ValueError) as info:

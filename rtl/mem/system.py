@@ -95,6 +95,14 @@ class MemorySystem(wiring.Component):
             "counters": Out(data.ArrayLayout(counter_layout(), channels)),
         })
 
+    @classmethod
+    def from_config(cls, config, *, ports, **kwargs):
+        """The memory system of an :class:`openmxu.Config` (its preset, channels, address
+        order, AXI ID width and queue depth) with ``ports`` AXI4 ports."""
+        return cls(timing=config.memory_preset, channels=config.channels, ports=ports,
+                   order=config.address_order, id_width=config.axi_id_width,
+                   queue_depth=config.queue_depth, **kwargs)
+
     @property
     def timing(self):
         return self._timing
