@@ -24,6 +24,21 @@ def _memory(kind, preset):
     return factory
 
 
+def _system():
+    from rtl.mem import MemorySystem
+    return MemorySystem(channels=2, ports=2, queue_depth=8, read_bursts=4, write_bursts=3)
+
+
+def _port():
+    from rtl.mem import AXI4Port
+    return AXI4Port(timing="hbm2-2000", read_bursts=1, write_bursts=1)
+
+
+def _traffic():
+    from rtl.mem.traffic import TrafficGenerator
+    return TrafficGenerator(addr_width=28, data_width=256, id_width=4)
+
+
 DESIGNS = {
     "array_ws_8x8": _array(8, 8, "ws"),
     "array_os_8x8": _array(8, 8, "os"),
@@ -32,6 +47,9 @@ DESIGNS = {
     "controller_hbm2": _memory("controller", "hbm2-2000"),
     "device_hbm2": _memory("device", "hbm2-2000"),
     "device_sdr": _memory("device", "sdr"),
+    "memory_system_2ch_2p": _system,
+    "port_one_slot": _port,
+    "traffic_generator": _traffic,
 }
 
 

@@ -39,7 +39,7 @@ def round_robin(m, requests, count, *, accepted, name):
     last = Signal(range(count), name=f"{name}_last", init=count - 1)
     # Requests above the last grant first, then the rest from the bottom.
     above = Signal(count, name=f"{name}_above")
-    m.d.comb += above.eq(requests & ~((Const(2, count + 1) << last) - 1)[:count])
+    m.d.comb += above.eq(requests & Cat(Const(0, 1), *(last < i for i in range(1, count))))
     candidates = Mux(above.any(), above, requests)
     grant = Signal(count, name=f"{name}_grant")
     m.d.comb += grant.eq(candidates & ~(candidates - 1))   # lowest set bit

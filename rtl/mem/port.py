@@ -113,7 +113,7 @@ class _AgeMatrix:
     def oldest(self, selected):
         """One-hot: the oldest slot of ``selected`` (0 when none is)."""
         selected = self._wire(selected, "candidates")
-        return self._wire(selected & ~self.older_in(selected), "oldest")
+        return selected & ~self.older_in(selected)
 
 
 def _lowest(m, bits, n, name):
@@ -135,14 +135,11 @@ def _onehot_index(m, onehot, n, name):
     return index
 
 
-def _same(m, values, n, name):
-    """Rows of the equality relation of ``values``: bit i of row j says value j == value i."""
-    rows = []
-    for j in range(n):
-        row = Signal(n, name=f"{name}_{j}")
-        m.d.comb += row.eq(Cat(*(values[i] == values[j] for i in range(n))))
-        rows.append(row)
-    return rows
+def _same(values, n):
+    """Rows of the equality relation of ``values`` between distinct slots: bit i of row j
+    says value j == value i (0 for i == j)."""
+    return [Cat(*(values[i] == values[j] if i != j else Const(0, 1) for i in range(n)))
+            for j in range(n)]
 
 
 class AXI4Port(wiring.Component):
@@ -369,7 +366,7 @@ class AXI4Port(wiring.Component):
 
         # R: a burst starts when its first beat is in (or it was rejected) and no older burst
         # of its ID is in flight; it keeps R until RLAST.
-        same_id = _same(m, [slots[i].id for i in range(n)], n, "read_same_id")
+        same_id = _same([slots[i].id for i in range(n)], n)
         rejected = Signal(n, name="read_rejected")
         startable = Signal(n, name="read_startable")
         m.d.comb += [
@@ -484,7 +481,7 @@ class AXI4Port(wiring.Component):
 
         # B: the oldest complete burst that no older burst of its ID is waiting before. The
         # B register's payload holds until the handshake; the next B loads in that cycle.
-        same_id = _same(m, [slots[i].id for i in range(n)], n, "write_same_id")
+        same_id = _same([slots[i].id for i in range(n)], n)
         complete = Signal(n, name="write_complete")
         m.d.comb += complete.eq(Cat(*(in_use[i] & (slots[i].received > slots[i].len)
                                       & ((slots[i].resp != Response.OKAY)
