@@ -13,19 +13,38 @@ How it is built, in the order a request meets the parts:
   pair of slots), so any slot can leave first and "the oldest of a set" is a few gates per
   slot. A read leaves its slot when its RD issues; a write keeps it until its data has gone
   out, since the data is read from the slot's memory word ``cwl`` cycles after the WR.
-* **Scheduler** (one row and one column command per cycle, as HBM's separate buses allow):
+* **Scheduler** (one row and one column command per cycle, as HBM's separate buses allow).
+  It schedules among the *offered* requests, a subset of the pending ones:
 
-  - column: the oldest request that hits an open row and whose RD/WR is legal this cycle;
-  - row: among the requests that are the oldest miss of their bank, the oldest whose ACT
-    (bank closed) or PRE (bank open with another row) is legal. A PRE waits while any
-    request still hits the open row (open-page policy), so a row is not closed under
-    queued hits;
+  - write batching: the controller is in read mode or in write mode, and offers only the
+    pending requests of its mode, to the column and the row picks alike, so that the data
+    bus turns around (some 10-15 idle bus cycles each way on HBM2) once per batch rather
+    than at every change of request kind. It enters write mode when the pending
+    writes reach ``write_high_watermark``, or when writes but no reads are pending; it
+    returns to read mode when they drop to ``write_low_watermark`` or below while reads are
+    pending, or when no write is pending. The mode decided in a cycle applies in that cycle
+    (and is kept in a register for the next), so a lone request never waits for it;
+  - same-address exception: a request that a younger pending request of the mode waits on
+    (see ordering) is offered although it is of the other kind, and the requests younger
+    than it are held back until it has issued, so that its command finds the data bus
+    turned around. A read after a write to one burst thus costs one turnaround each way,
+    not a wait for the next batch;
+  - starvation exception: once the oldest pending request has waited ``starvation_limit``
+    cycles, the mode is that request's kind and only requests of its kind are offered, so
+    that the other kind's bursts stop occupying the data bus (a WR waits for the bus to be
+    clear of read data, which a stream of younger reads would otherwise keep busy);
+  - column: the oldest offered request that hits an open row and whose RD/WR is legal this
+    cycle;
+  - row: among the offered requests that are the oldest offered miss of their bank, the
+    oldest whose ACT (bank closed) or PRE (bank open with another row) is legal. A PRE
+    waits while any offered request still hits the open row (open-page policy), so a row
+    is not closed under queued hits of the mode;
   - starvation bound: a miss older than ``starvation_limit`` cycles blocks the younger hits
     to its bank, which lets its PRE through;
   - ordering: a request never overtakes an older one to the same burst address (bank, row,
-    column), so a read after a write returns the written data; requests to other addresses
-    are reordered freely. Once issued, the device's own timing (tWTR, the data bus) keeps
-    same-address commands in order.
+    column), whatever the mode, so a read after a write returns the written data; requests
+    to other addresses are reordered freely. Once issued, the device's own timing (tWTR,
+    the data bus) keeps same-address commands in order.
 * **Timing.** Every rule of the device model (:class:`~rtl.mem.device.DramDevice`) is
   mirrored with the device's own reference points: per bank the cycles since its ACT,
   row-closing PRE, RD and WR; per bank group and per pseudo-channel the cycles since the last
@@ -82,10 +101,12 @@ __all__ = ["ChannelController", "BankState", "request_layout", "response_layout"
 
 
 #: The counter outputs, in the order of the component's members.
-COUNTERS = ("reads", "writes", "row_hits", "row_misses", "refreshes", "busy_cycles")
+COUNTERS = ("reads", "writes", "bytes", "row_hits", "row_misses", "refreshes", "busy_cycles")
 
-#: Width of every counter (they wrap).
-COUNTER_BITS = 32
+#: Width of every counter. They wrap, but not within a realistic run: at the peak of an
+#: HBM3-6400 pseudo-channel (25.6 GB/s) the byte counter wraps after about 3 hours (with 32
+#: bits it would after 0.17 s).
+COUNTER_BITS = 48
 
 #: Cycles from accepting a request to its first command on the DRAM interface when nothing
 #: else is going on: the request register and the command register.
@@ -97,6 +118,7 @@ PIPELINE_DELAY = COMMAND_DELAY + 2
 
 DEFAULT_TAG_WIDTH = 8
 DEFAULT_STARVATION_LIMIT = 256
+DEFAULT_QUEUE_DEPTH = 32
 MAX_QUEUE_DEPTH = 32
 MAX_RESPONSE_DEPTH = 256
 
@@ -346,16 +368,25 @@ class ChannelController(wiring.Component):
     """Memory controller core of one pseudo-channel (see the module documentation for the
     queue, the scheduling policy, refresh and the cycle relations).
 
+    Writes are batched: the controller serves reads (read mode) until the pending writes
+    reach ``write_high_watermark`` (or only writes are pending), then serves writes (write
+    mode) until they drop to ``write_low_watermark`` (or no write is pending while reads
+    are, or none at all). Two exceptions keep it correct and starvation-free: a request of
+    the other kind that a younger request of the mode waits on (same burst address) is
+    served in age order, and once the oldest pending request has waited
+    ``starvation_limit`` cycles the mode is that request's kind.
+
     Parameters
     ----------
     timing : TimingPreset or str
         The organization and timing of the pseudo-channel (a preset or a preset's name).
     queue_depth : int
-        Requests the queue holds (1 to 32). Reads leave the queue when their RD issues,
-        writes when their data has gone out.
+        Requests the queue holds (1 to 32, default 32). Reads leave the queue when their RD
+        issues, writes when their data has gone out.
     starvation_limit : int
-        Cycles a request may wait while younger row hits to its bank go first (1 to 65535).
-        Once a miss has waited this long, younger hits to its bank wait for it.
+        Cycles a request may wait before it is served ahead of younger requests (1 to
+        65535). Once a miss has waited this long, younger hits to its bank wait for it; once
+        the oldest pending request has, only requests of its kind (read or write) are served.
     tag_width : int
         Width of the request tag returned with each response (1 to 32).
     response_depth : int or None
@@ -363,6 +394,13 @@ class ChannelController(wiring.Component):
         be outstanding, counted from issue until their response leaves. ``None`` (the
         default) picks :meth:`full_rate_response_depth`, enough to stream one burst every
         ``tccd_s`` cycles into a consumer that is always ready.
+    write_high_watermark : int or None
+        Pending writes (not yet issued) that switch the controller to write mode (1 to
+        ``queue_depth``). ``None`` (the default): ``ceil(0.8 * queue_depth)``, 26 of 32.
+    write_low_watermark : int or None
+        Pending writes at or below which write mode ends while reads are waiting (0 to
+        ``write_high_watermark - 1``). ``None`` (the default): ``floor(0.2 *
+        queue_depth)``, 6 of 32, or ``write_high_watermark - 1`` if that is lower.
 
     Members
     -------
@@ -375,19 +413,24 @@ class ChannelController(wiring.Component):
         its last beat has gone to the device.
     dram : ``Out(DramSignature(timing=timing))``
         The command interface, to a :class:`~rtl.mem.device.DramDevice` or a PHY.
-    reads, writes : ``Out(32)``
-        RD and WR commands issued.
-    row_hits, row_misses : ``Out(32)``
+    reads, writes : ``Out(COUNTER_BITS)``
+        RD and WR commands issued. All counters are :data:`COUNTER_BITS` (48) wide and
+        wrap.
+    bytes : ``Out(COUNTER_BITS)``
+        Bytes moved on the data bus, ``timing.burst_bytes`` per RD or WR (counted at the
+        command; a write's masked bytes count too, since their beats occupy the bus).
+    row_hits, row_misses : ``Out(COUNTER_BITS)``
         Column commands issued for requests that did not / did need an ACT of their own
         (a miss is counted once, at its RD or WR, however many ACTs it took).
-    refreshes : ``Out(32)``
+    refreshes : ``Out(COUNTER_BITS)``
         REF commands issued.
-    busy_cycles : ``Out(32)``
+    busy_cycles : ``Out(COUNTER_BITS)``
         Cycles with a request in the queue or a response not yet taken.
     """
 
-    def __init__(self, *, timing, queue_depth=8, starvation_limit=DEFAULT_STARVATION_LIMIT,
-                 tag_width=DEFAULT_TAG_WIDTH, response_depth=None):
+    def __init__(self, *, timing, queue_depth=DEFAULT_QUEUE_DEPTH,
+                 starvation_limit=DEFAULT_STARVATION_LIMIT, tag_width=DEFAULT_TAG_WIDTH,
+                 response_depth=None, write_high_watermark=None, write_low_watermark=None):
         with validating(self):
             timing = resolve_timing(timing)
             check_int("queue_depth", queue_depth, 1, MAX_QUEUE_DEPTH)
@@ -396,6 +439,14 @@ class ChannelController(wiring.Component):
             if response_depth is None:
                 response_depth = self.full_rate_response_depth(timing)
             check_int("response_depth", response_depth, 1, MAX_RESPONSE_DEPTH)
+            if write_high_watermark is None:
+                write_high_watermark = -(-4 * queue_depth // 5)     # ceil(0.8 * depth)
+            check_int("write_high_watermark", write_high_watermark, 1, queue_depth,
+                      extra=f" (at most queue_depth = {queue_depth})")
+            if write_low_watermark is None:
+                write_low_watermark = min(queue_depth // 5, write_high_watermark - 1)
+            check_int("write_low_watermark", write_low_watermark, 0, write_high_watermark - 1,
+                      extra=f" (below write_high_watermark = {write_high_watermark})")
             if timing.refresh_enabled and self._refresh_deadline(timing) <= timing.trfc:
                 raise ValueError(
                     f"trefi = {timing.trefi} is too short for this controller: with "
@@ -407,6 +458,8 @@ class ChannelController(wiring.Component):
         self._starvation_limit = starvation_limit
         self._tag_width = tag_width
         self._response_depth = response_depth
+        self._write_high_watermark = write_high_watermark
+        self._write_low_watermark = write_low_watermark
         super().__init__({
             "requests": In(stream.Signature(request_layout(timing, tag_width=tag_width))),
             "responses": Out(stream.Signature(response_layout(timing, tag_width=tag_width))),
@@ -435,6 +488,14 @@ class ChannelController(wiring.Component):
     @property
     def response_depth(self):
         return self._response_depth
+
+    @property
+    def write_high_watermark(self):
+        return self._write_high_watermark
+
+    @property
+    def write_low_watermark(self):
+        return self._write_low_watermark
 
     @staticmethod
     def full_rate_response_depth(timing):
@@ -478,7 +539,9 @@ class ChannelController(wiring.Component):
     def __repr__(self):
         return (f"ChannelController(timing={timing_repr(self._timing)}, "
                 f"queue_depth={self._queue_depth}, starvation_limit={self._starvation_limit}, "
-                f"tag_width={self._tag_width}, response_depth={self._response_depth})")
+                f"tag_width={self._tag_width}, response_depth={self._response_depth}, "
+                f"write_high_watermark={self._write_high_watermark}, "
+                f"write_low_watermark={self._write_low_watermark})")
 
     # Gateware ----------------------------------------------------------------------------
 
@@ -515,6 +578,10 @@ class ChannelController(wiring.Component):
         older_bits = Signal(n * n)
         same_bank_bits = Signal(n * n)
         same_address_bits = Signal(n * n)
+        # Write batching: the mode of the previous cycle (1: write mode) and the pending
+        # writes, counted on accept and on issue rather than by a popcount of the slots.
+        write_mode = Signal()
+        pending_writes = Signal(range(n + 1))
 
         def older(j, i):
             return older_bits[j * n + i]
@@ -570,9 +637,9 @@ class ChannelController(wiring.Component):
         entry_banks = [bank_index(entries[i].bank) for i in range(n)]
         writes = Cat(*(entries[i].write for i in range(n)))
         is_open = vector("is_open", [_bit(state.open, b, banks) for b in entry_banks])
-        hit = vector("hit", [pending[i] & is_open[i]
-                             & (_element(state.rows, entry_banks[i], banks) == entries[i].row)
-                             for i in range(n)])
+        row_open = vector("row_open", [
+            is_open[i] & (_element(state.rows, entry_banks[i], banks) == entries[i].row)
+            for i in range(n)])
         starved = vector("starved", [ages[i] == limit for i in range(n)])
         col_legal = vector("col_legal", [
             Mux(entries[i].write, _bit(state.wr_ok, b, banks), _bit(state.rd_ok, b, banks))
@@ -581,7 +648,6 @@ class ChannelController(wiring.Component):
         pre_legal = vector("pre_legal", [_bit(state.pre_ok, b, banks) for b in entry_banks])
         same_bank = [same_bank_bits[j * n:(j + 1) * n] for j in range(n)]
         same_address = [same_address_bits[j * n:(j + 1) * n] for j in range(n)]
-        miss = pending & ~hit
 
         def any_in(selected, relation):
             """Bit i: some slot j in ``selected`` has bit i of ``relation[j]`` set."""
@@ -596,9 +662,47 @@ class ChannelController(wiring.Component):
             return any_in(selected, [older_row(j) if relation is None
                                      else older_row(j) & relation[j] for j in range(n)])
 
+        # Write batching: which pending requests are offered to the picks below. The mode of
+        # this cycle is the register's switched by this cycle's counts, so that no request
+        # waits a cycle for a switch already due (a lone write to an idle controller goes
+        # out as fast as a lone read).
+        high, low = self._write_high_watermark, self._write_low_watermark
+        reads_waiting = (pending & ~writes).any()
+        writes_waiting = pending_writes != 0
+        to_write = (pending_writes >= high) | (writes_waiting & ~reads_waiting)
+        to_read = ~writes_waiting | ((pending_writes <= low) & reads_waiting)
+        # Ages grow together, so a request has waited starvation_limit cycles only if the
+        # oldest pending one has. The oldest then sets the mode: with the other kind still
+        # offered, its bursts could keep the data bus from turning around for it for good
+        # (a WR waits until the bus is clear of read data, which a stream of RDs never is).
+        oldest = vector("oldest", [pending & ~older_in(pending)])
+        starving = (oldest & starved).any()
+        draining = Signal()     # write mode in this cycle
+        with m.If(starving):
+            m.d.comb += draining.eq((oldest & writes).any())
+        with m.Elif(write_mode):
+            m.d.comb += draining.eq(~to_read)
+        with m.Else():
+            m.d.comb += draining.eq(to_write)
+        m.d.sync += write_mode.eq(draining)
+        in_mode = vector("in_mode", [Mux(draining, writes, ~writes)])
+        # A request of the other kind that a younger request of the mode waits on (one burst
+        # address, as ``hazard`` below) is offered too, or a read after a write would wait
+        # for the next batch. The requests younger than it are held back until it has
+        # issued, so that the data bus turns around for it: otherwise the mode's stream of
+        # bursts would keep it waiting just the same.
+        awaited = vector("awaited", [(older_row(i) & same_address[i] & pending & in_mode).any()
+                                     for i in range(n)])
+        out_of_mode = vector("out_of_mode", [
+            pending & ~in_mode & awaited & ~starving.replicate(n)])
+        offered = vector("offered", [
+            ((pending & in_mode) | out_of_mode) & ~older_in(out_of_mode)])
+
         # A hit younger than a starved miss of its bank waits for that miss: the hits that
-        # may go are "live". A request waits for older requests to its burst address. The
-        # oldest miss of a bank owns the bank's row commands.
+        # may go are "live". A request waits for older requests to its burst address, offered
+        # or not. The oldest miss of a bank owns the bank's row commands.
+        hit = offered & row_open
+        miss = offered & ~row_open
         live = vector("live", [hit & ~older_in(miss & starved, same_bank)])
         hazard = vector("hazard", [pending & older_in(pending, same_address)])
         first_miss = vector("first_miss", [miss & ~older_in(miss, same_bank)])
@@ -674,6 +778,13 @@ class ChannelController(wiring.Component):
             dram.column.eq(col_entry.column),
         ]
 
+        # The pending writes of the mode rule: +1 on accepting a write, -1 on its WR.
+        new_write = accept & request.write
+        with m.If(new_write & ~wr_issue):
+            m.d.sync += pending_writes.eq(pending_writes + 1)
+        with m.Elif(~new_write & wr_issue):
+            m.d.sync += pending_writes.eq(pending_writes - 1)
+
         # Slots: fill on accept, leave on issue (reads) or when the write data has gone out.
         write_lines = self._write_data(m, wr_issue, col_slot, store_read)
         free_write, free_write_slot = write_lines[t.cwl + t.burst_cycles - 1]
@@ -721,17 +832,19 @@ class ChannelController(wiring.Component):
         # Counters ----------------------------------------------------------------------------
         row_hit = ~(missed & col_pick).any()
         increments = {
-            "reads": rd_issue,
-            "writes": wr_issue,
-            "row_hits": col_issue & row_hit,
-            "row_misses": col_issue & ~row_hit,
-            "refreshes": ref_issue,
-            "busy_cycles": occupied.any() | (outstanding != 0),
+            "reads": (rd_issue, 1),
+            "writes": (wr_issue, 1),
+            "bytes": (col_issue, t.burst_bytes),
+            "row_hits": (col_issue & row_hit, 1),
+            "row_misses": (col_issue & ~row_hit, 1),
+            "refreshes": (ref_issue, 1),
+            "busy_cycles": (occupied.any() | (outstanding != 0), 1),
         }
-        for name, event in increments.items():
+        assert tuple(increments) == COUNTERS        # the one list of counter names
+        for name, (event, step) in increments.items():
             counter = getattr(self, name)
             with m.If(event):
-                m.d.sync += counter.eq(counter + 1)
+                m.d.sync += counter.eq(counter + step)
         return m
 
     def _write_data(self, m, wr_issue, slot, store_read):
