@@ -4,6 +4,10 @@ ports at the top level (for testbench masters) or a hardware
 :class:`~rtl.mem.traffic.TrafficGenerator` on every port (for benchmarks that run with no
 Python in the per-cycle loop).
 
+Identical parts (controllers, device models, ports, traffic generators) are each written as
+one shared Verilog module (:mod:`sim.shared`), so that Verilator compiles each once however
+many channels and ports there are.
+
 The devices' first timing violation is gathered into ``error`` (sticky) with the channel, the
 rule, the bank and the cycle; a testbench waits on ``error`` and fails with
 :func:`~rtl.mem.device.describe_error`, so a broken rule stops the test at once without the
@@ -19,6 +23,7 @@ from rtl.mem.device import DramDevice, ErrorRule, CYCLE_BITS
 from rtl.mem.system import MemorySystem, counter_layout
 from rtl.mem.traffic import TrafficGenerator, COUNTERS as TRAFFIC_COUNTERS, COUNTER_BITS
 from rtl.params import check_int, validating
+from .shared import SharedModule
 
 __all__ = ["MemoryTestbench", "traffic_counter_layout", "pattern_layout"]
 
@@ -76,6 +81,7 @@ class MemoryTestbench(wiring.Component):
                              for _ in range(channels)]
             check_int("ports", ports, 1, 32)
         self._traffic = bool(traffic)
+        self._generators = []
         axi = self._system.axi_signature
         members = {}
         if traffic:
@@ -104,6 +110,23 @@ class MemoryTestbench(wiring.Component):
             "error_cycle": Out(CYCLE_BITS),
         })
         super().__init__(members)
+        self._share()
+
+    def _share(self):
+        """Replace the identical parts by stand-ins of one shared module each."""
+        system = self._system
+        for kind, parts in (("channel_controller", system.controllers),
+                            ("axi_port", system.axi_ports),
+                            ("dram_device", self._devices),
+                            ("traffic_generator", self._generators)):
+            for index, part in enumerate(parts):
+                parts[index] = SharedModule(part, module=f"openmxu_{kind}")
+
+    @property
+    def shared_modules(self):
+        """Every stand-in (:func:`sim.shared.shared_verilog` writes their modules)."""
+        system = self._system
+        return [*system.controllers, *system.axi_ports, *self._devices, *self._generators]
 
     @property
     def system(self):
@@ -112,7 +135,7 @@ class MemoryTestbench(wiring.Component):
     @property
     def storage_bytes(self):
         """Bytes the device models store, per channel."""
-        return self._devices[0].storage_bytes
+        return self._devices[0].component.storage_bytes
 
     def elaborate(self, platform):
         m = Module()

@@ -31,7 +31,7 @@ BUILD_DIR = Path(os.environ.get("OPENMXU_BUILD_DIR", Path.cwd() / "build")).reso
 #: The files that decide the generated Verilog (testbenches are not among them, so editing
 #: a testbench never forces a rebuild).
 GATEWARE_SOURCES = ("rtl/**/*.py", "rtl/**/*.vlt", "sim/harness.py", "sim/memory.py",
-                    "sim/designs.py", "openmxu/config.py", "openmxu/dram.py",
+                    "sim/shared.py", "sim/designs.py", "openmxu/config.py", "openmxu/dram.py",
                     "openmxu/address_map.py")
 SIMULATORS = ("verilator", "icarus")
 
@@ -145,11 +145,19 @@ def build(design, *, sim=None, waves=None, verbose=False):
         build_dir.mkdir()
         started = time.monotonic()
         description = [f"{key} = {value!r}" for key, value in design.params.items()]
-        source = write_verilog(design.factory(), build_dir / f"{design.name}.v",
+        top = design.factory()
+        source = write_verilog(top, build_dir / f"{design.name}.v",
                                name=design.name, description=description,
                                memory_init=design.memory_init)
         runner = _runner(sim)
         sources = [source]
+        # Modules shared by identical instances (sim.shared) go to a file of their own.
+        shared = getattr(top, "shared_modules", None)
+        if shared:
+            from .shared import shared_verilog
+            shared_file = build_dir / f"{design.name}_shared.v"
+            shared_file.write_text(shared_verilog(shared, memory_init=design.memory_init))
+            sources.append(shared_file)
         args = {}
         if sim == "verilator":
             control = build_dir / "public_ports.vlt"

@@ -39,6 +39,9 @@ How it is built, in the order a request meets the parts:
     oldest whose ACT (bank closed) or PRE (bank open with another row) is legal. A PRE
     waits while any offered request still hits the open row (open-page policy), so a row
     is not closed under queued hits of the mode;
+  - row lookahead: in a cycle with no such row command, a bank that no offered request
+    needs gets the ACT (or the PRE, once no pending request hits its open row) of its
+    oldest waiting request of the other kind, so the next batch starts on open rows;
   - starvation bound: a miss older than ``starvation_limit`` cycles blocks the younger hits
     to its bank, which lets its PRE through;
   - ordering: a request never overtakes an older one to the same burst address (bank, row,
@@ -565,26 +568,29 @@ class ChannelController(wiring.Component):
             "column": bus.column_width,
             "tag": self._tag_width,
         })
-        entries = Signal(data.ArrayLayout(entry_layout, n))
+        # Per-slot state is kept in a signal per slot (and a relation row per slot below)
+        # rather than in one wide vector, so that filling one slot updates one narrow
+        # register: simulators then do not rewrite the whole queue every cycle.
+        entries = [Signal(entry_layout, name=f"slot{i}") for i in range(n)]
         pending = Signal(n)     # waiting for its RD/WR
         occupied = Signal(n)    # slot in use: pending, or a write whose data is going out
         missed = Signal(n)      # an ACT was issued for this request
         limit = self._starvation_limit
-        ages = Signal(data.ArrayLayout(range(limit + 1), n))
-        # Relations between slots, bit j * n + i for slots j and i: slot j's request arrived
+        ages = [Signal(range(limit + 1), name=f"slot{i}_age") for i in range(n)]
+        # Relations between slots, bit i of row j for slots j and i: slot j's request arrived
         # before slot i's; they address one bank; they address one burst. Only meaningful
         # between pending slots; a slot's row and column are rewritten when it fills, which
         # takes n comparators (with the new request) rather than n * n.
-        older_bits = Signal(n * n)
-        same_bank_bits = Signal(n * n)
-        same_address_bits = Signal(n * n)
+        older_rows = [Signal(n, name=f"slot{j}_older") for j in range(n)]
+        same_bank = [Signal(n, name=f"slot{j}_same_bank") for j in range(n)]
+        same_address = [Signal(n, name=f"slot{j}_same_address") for j in range(n)]
         # Write batching: the mode of the previous cycle (1: write mode) and the pending
         # writes, counted on accept and on issue rather than by a popcount of the slots.
         write_mode = Signal()
         pending_writes = Signal(range(n + 1))
 
         def older(j, i):
-            return older_bits[j * n + i]
+            return older_rows[j][i]
 
         request = self.requests.payload
         free_slot = Signal(range(max(n, 2)))
@@ -627,7 +633,7 @@ class ChannelController(wiring.Component):
         # of ``older_row(j)`` says slot j is older than slot i, bit i of ``same_bank[j]``
         # that slots i and j address one bank.
         def older_row(j):
-            return older_bits[j * n:(j + 1) * n]
+            return older_rows[j]
 
         def vector(name, bits):
             wire = Signal(n, name=name)
@@ -646,8 +652,6 @@ class ChannelController(wiring.Component):
             for i, b in enumerate(entry_banks)])
         act_legal = vector("act_legal", [_bit(state.act_ok, b, banks) for b in entry_banks])
         pre_legal = vector("pre_legal", [_bit(state.pre_ok, b, banks) for b in entry_banks])
-        same_bank = [same_bank_bits[j * n:(j + 1) * n] for j in range(n)]
-        same_address = [same_address_bits[j * n:(j + 1) * n] for j in range(n)]
 
         def any_in(selected, relation):
             """Bit i: some slot j in ``selected`` has bit i of ``relation[j]`` set."""
@@ -715,8 +719,21 @@ class ChannelController(wiring.Component):
         row_candidates = vector("row_candidates", [
             first_miss & ~refreshing.replicate(n)
             & ((is_open & pre_legal & ~live_in_bank) | (~is_open & act_legal))])
+        # Row lookahead: when the mode has no row command to give, a bank that no offered
+        # request needs is opened for the oldest waiting request of the other kind, so that
+        # the next batch starts on open rows. A PRE of such a bank also waits for every
+        # pending hit to its open row.
+        waiting = vector("waiting", [pending & ~offered & ~any_in(offered, same_bank)])
+        waiting_miss = waiting & ~row_open
+        pending_hit_in_bank = vector("pending_hit_in_bank", [
+            any_in(pending & row_open, same_bank)])
+        lookahead_candidates = vector("lookahead_candidates", [
+            waiting_miss & ~older_in(waiting_miss, same_bank) & ~refreshing.replicate(n)
+            & ((is_open & pre_legal & ~pending_hit_in_bank) | (~is_open & act_legal))])
+        row_choice = vector("row_choice", [
+            Mux(row_candidates.any(), row_candidates, lookahead_candidates)])
         col_pick = vector("col_pick", [col_candidates & ~older_in(col_candidates)])
-        row_pick = vector("row_pick", [row_candidates & ~older_in(row_candidates)])
+        row_pick = vector("row_pick", [row_choice & ~older_in(row_choice)])
 
         def select(name, onehot, fields):
             """The given fields of the entry of a one-hot choice, and its slot number (only
@@ -803,10 +820,10 @@ class ChannelController(wiring.Component):
                                    & (request.column == entries[j].column))
                         m.d.sync += [
                             older(j, i).eq(1), older(i, j).eq(0),
-                            same_bank_bits[j * n + i].eq(bank),
-                            same_bank_bits[i * n + j].eq(bank),
-                            same_address_bits[j * n + i].eq(address),
-                            same_address_bits[i * n + j].eq(address),
+                            same_bank[j][i].eq(bank),
+                            same_bank[i][j].eq(bank),
+                            same_address[j][i].eq(address),
+                            same_address[i][j].eq(address),
                         ]
             with m.Elif(pending[i] & (ages[i] != limit)):
                 m.d.sync += ages[i].eq(ages[i] + 1)

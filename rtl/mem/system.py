@@ -116,6 +116,19 @@ class MemorySystem(wiring.Component):
         return self._ports[0].axi_signature
 
     @property
+    def controllers(self):
+        """The channel controllers, in channel order. A simulation top may replace one by a
+        stand-in with the same signature (:class:`sim.shared.SharedModule`) before
+        elaboration."""
+        return self._controllers
+
+    @property
+    def axi_ports(self):
+        """The :class:`~rtl.mem.port.AXI4Port` of every port, in port order (replaceable
+        like :attr:`controllers`)."""
+        return self._ports
+
+    @property
     def controller(self):
         """The first channel's controller (all are alike): its figures, such as
         ``read_overhead`` and ``refresh_deadline``."""
