@@ -49,7 +49,13 @@ def _demo(args):
 
 def _bench(args):
     from .bench import bench
-    return bench(Path(args.output_dir), quick=args.quick)
+    from .memory_bench import memory_bench
+    status = 0
+    if args.only in (None, "array"):
+        status |= bench(Path(args.output_dir), quick=args.quick)
+    if args.only in (None, "memory"):
+        status |= memory_bench(Path(args.output_dir), quick=args.quick)
+    return status
 
 
 def main(argv=None):
@@ -75,9 +81,12 @@ def main(argv=None):
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo)
 
-    bench = commands.add_parser("bench", help="measure utilization and simulation speed")
+    bench = commands.add_parser(
+        "bench", help="measure array utilization, memory bandwidth and simulation speed")
     bench.add_argument("--output-dir", default="build/bench")
     bench.add_argument("--quick", action="store_true", help="only the smallest runs")
+    bench.add_argument("--only", choices=("array", "memory"),
+                       help="run only the array or only the memory-system benchmark")
     bench.set_defaults(handler=_bench)
 
     args = parser.parse_args(argv)

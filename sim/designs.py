@@ -29,19 +29,23 @@ def harness_design(config, depth=HARNESS_DEPTH):
 
 
 def memory_design(timing="hbm2-2000", *, channels=1, ports=1, traffic=False,
-                  order=DEFAULT_ORDER, stored_rows=64, queue_depth=32):
+                  order=DEFAULT_ORDER, stored_rows=64, queue_depth=32, address_bits=None,
+                  read_bursts=16, write_bursts=16):
     """The memory system with device models (:class:`sim.memory.MemoryTestbench`): AXI4
     ports at the top level, or a traffic generator on each port with ``traffic``. The
     device storage starts uninitialized (reads of unwritten bytes are undefined)."""
     name = timing if isinstance(timing, str) else timing.name
     params = {"timing": name, "channels": channels, "ports": ports, "traffic": traffic,
-              "order": list(order), "stored_rows": stored_rows, "queue_depth": queue_depth}
+              "order": list(order), "stored_rows": stored_rows, "queue_depth": queue_depth,
+              "address_bits": address_bits, "read_bursts": read_bursts,
+              "write_bursts": write_bursts}
     if not isinstance(timing, str):
         params["timing_figures"] = timing.describe()
     tag = f"{name.replace('-', '_')}_{channels}ch_{ports}p{'_traffic' if traffic else ''}"
     return Design(name=f"memory_{tag}",
-                  factory=lambda: MemoryTestbench(timing=timing, channels=channels,
-                                                  ports=ports, order=order,
-                                                  stored_rows=stored_rows,
-                                                  queue_depth=queue_depth, traffic=traffic),
+                  factory=lambda: MemoryTestbench(
+                      timing=timing, channels=channels, ports=ports, order=order,
+                      stored_rows=stored_rows, queue_depth=queue_depth,
+                      address_bits=address_bits, read_bursts=read_bursts,
+                      write_bursts=write_bursts, traffic=traffic),
                   params=params, memory_init=False)

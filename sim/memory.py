@@ -38,8 +38,9 @@ class MemoryTestbench(wiring.Component):
 
     Parameters
     ----------
-    timing, channels, ports, order, queue_depth, id_width, read_bursts, write_bursts
-        As for :class:`~rtl.mem.system.MemorySystem`.
+    timing, channels, ports, order, queue_depth, id_width, address_bits, read_bursts, write_bursts
+        As for :class:`~rtl.mem.system.MemorySystem` (``address_bits`` wider than the map
+        lets bursts reach past the capacity, which they answer with ``DECERR``).
     stored_rows : int
         Rows of every bank the device models store (see
         :class:`~rtl.mem.device.DramDevice`); traffic must stay below them.
@@ -69,12 +70,13 @@ class MemoryTestbench(wiring.Component):
     """
 
     def __init__(self, *, timing="hbm2-2000", channels=1, ports=1, order=DEFAULT_ORDER,
-                 queue_depth=32, id_width=4, read_bursts=16, write_bursts=16, stored_rows=64,
-                 traffic=False):
+                 queue_depth=32, id_width=4, address_bits=None, read_bursts=16,
+                 write_bursts=16, stored_rows=64, traffic=False):
         with validating(self):
             self._system = MemorySystem(timing=timing, channels=channels, ports=ports,
                                         order=order, queue_depth=queue_depth,
-                                        id_width=id_width, read_bursts=read_bursts,
+                                        id_width=id_width, address_bits=address_bits,
+                                        read_bursts=read_bursts,
                                         write_bursts=write_bursts)
             timing = self._system.timing
             self._devices = [DramDevice(timing=timing, stored_rows=stored_rows)
