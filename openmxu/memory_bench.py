@@ -37,6 +37,9 @@ AGGREGATE_CHANNELS = [1, 2, 4, 8, 16]
 #: one pseudo-channel, as with one AXI port per pseudo-channel on an HBM stack.
 CHANNEL_ON_TOP = ("bank_group", "column", "bank", "row", "channel")
 
+#: Length of each single-channel pattern, in refresh intervals at peak bandwidth.
+REFRESH_INTERVALS = 100
+
 #: Rows of every bank the device models store: traffic stays inside them.
 STORED_ROWS = 64
 
@@ -69,6 +72,8 @@ def _figures(result, timing, channels):
         "cycles": cycles,
         "efficiency": moved / (cycles * channels * timing.peak_bytes_per_cycle),
         "refreshes": sum(channel["refreshes"] for channel in result["channels"]),
+        # Refresh intervals that elapsed, per channel: the refreshes owed over the run.
+        "refresh_intervals": cycles // timing.trefi if timing.refresh_enabled else 0,
         "row_hits": sum(channel["row_hits"] for channel in result["channels"]),
         "row_misses": sum(channel["row_misses"] for channel in result["channels"]),
     }
@@ -81,9 +86,11 @@ def _pattern_runs(timing_name, quick):
     window = _window_log2(timing, 1)
     patterns = []
     for name, beats, random, reads, writes in PATTERNS:
-        # About 10 refresh intervals of traffic at peak (fewer bursts when quick).
-        total = 20 * timing.trefi * timing.peak_bytes_per_cycle // (beats * burst)
-        total = max(200, total // 10 if quick else total)
+        # About REFRESH_INTERVALS refresh intervals of traffic at peak, so that the
+        # refreshes the controller may postpone (up to 8) weigh little (fewer when quick).
+        total = (REFRESH_INTERVALS * timing.trefi * timing.peak_bytes_per_cycle
+                 // (beats * burst))
+        total = max(200, total // 20 if quick else total)
         patterns.append({"name": name, "beats": beats, "random": int(random),
                          "read_weight": reads, "write_weight": writes, "bursts": total,
                          "window_log2": window, "bases": [0]})

@@ -129,3 +129,42 @@ def test_row_miss_latency(tmp_path):
     first RVALID on a row miss, and ``read_latency(row_hit=True)`` on a hit, from every
     port to every channel."""
     _run(_main_design(), "row_miss_latency", _params(MAIN, **_system_figures()), tmp_path)
+
+
+# --- bandwidth against the preset's analytical figures ---------------------------------------
+
+@pytest.mark.xdist_group("memory_1ch_traffic")
+def test_sequential_read_bandwidth_against_analytical_peaks(tmp_path):
+    """A hardware traffic generator streams 16-beat reads through one HBM2-2000
+    pseudo-channel (the default controller: 32-entry queue) for about ten refresh intervals.
+    The preset's analytical figures are 16 B/cycle peak and 14.56 B/cycle with refresh; the
+    measured bandwidth must reach 90 % of peak and stay below the peak less the time the
+    run's refreshes blocked the bus (tRFC each), and refreshes must keep pace with tREFI."""
+    from openmxu.dram import preset
+    timing = preset(TIMING)
+    assert timing.peak_bytes_per_cycle == 16
+    assert timing.refresh_limited_peak_bytes_per_cycle == pytest.approx(16 * (1 - 350 / 3900))
+    bursts = 10 * timing.trefi * timing.peak_bytes_per_cycle // (16 * timing.burst_bytes)
+    pattern = {"name": "sequential read", "beats": 16, "random": 0, "read_weight": 1,
+               "write_weight": 0, "bursts": bursts, "window_log2": 20, "bases": [0]}
+    report = tmp_path / "report.json"
+    run(memory_design(TIMING, traffic=True), "sim.memory_tb",
+        params={"patterns": [pattern], "report": str(report)}, test_name="bandwidth")
+    result, = json.loads(report.read_text())
+    traffic, channel = result["traffic"][0], result["channels"][0]
+    cycles, moved = traffic["cycles"], traffic["read_bytes"]
+    assert moved == bursts * 16 * timing.burst_bytes and traffic["errors"] == 0
+    assert channel["bytes"] == moved and channel["reads"] == bursts * 16
+    bandwidth = moved / cycles
+    owed = timing.max_postponed_refreshes
+    refreshes_due = cycles // timing.trefi
+    assert channel["refreshes"] >= refreshes_due - owed - 1
+    # Each REF keeps the data bus idle for at least tRFC, except one that falls after the
+    # last RD, while the run's last data drains.
+    ceiling = timing.peak_bytes_per_cycle * (
+        1 - (max(0, channel["refreshes"] - 1) * timing.trfc) / cycles)
+    print(f"sequential read: {bandwidth:.3f} B/cycle over {cycles} cycles "
+          f"({bandwidth / timing.peak_bytes_per_cycle:.2%} of peak), "
+          f"{channel['refreshes']} refreshes; ceiling with those refreshes {ceiling:.3f}")
+    assert bandwidth >= 0.9 * timing.peak_bytes_per_cycle
+    assert bandwidth <= ceiling
