@@ -326,6 +326,8 @@ def test_parameters():
     assert port.axi_signature.addr_width == 12
     assert port.axi_signature.data_width == 256
     assert port.tag_width == 4 + 4          # beat index and one of 16 slots
-    assert AXI4Port(timing=SMALL, read_bursts=3, write_bursts=2).tag_width == 4 + 2
+    small = AXI4Port(timing=SMALL, read_bursts=3, write_bursts=2)
+    assert small.tag_width == 4 + 2
+    rtlil.convert(small)
     assert "read_bursts=16" in repr(port)
     rtlil.convert(port)     # elaborates and converts with no driver conflicts
