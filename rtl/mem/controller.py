@@ -95,6 +95,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from openmxu.dram import MAX_CYCLES
+from .bits import lowest_set
 from .counters import log2, cycles_since, rule_met
 from ..params import check_int, validating
 from .commands import RowCommand, ColumnCommand, DramSignature, resolve_timing, timing_repr
@@ -593,10 +594,7 @@ class ChannelController(wiring.Component):
             return older_rows[j][i]
 
         request = self.requests.payload
-        free_slot = Signal(range(max(n, 2)))
-        for i in reversed(range(n)):        # the last assignment wins: the lowest free slot
-            with m.If(~occupied[i]):
-                m.d.comb += free_slot.eq(i)
+        free_slot = lowest_set(m, ~occupied, range(max(n, 2)), "free_slot")
         accept = Signal()
         m.d.comb += [
             self.requests.ready.eq(~occupied.all()),

@@ -21,6 +21,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from openmxu.dram import check_power_of_two
+from .bits import lowest_set
 from .counters import log2, cycles_since, rule_met
 from ..params import validating
 from .commands import (RowCommand, ColumnCommand, DramSignature, row_command_layout,
@@ -196,19 +197,6 @@ def describe_error(rule, bank, cycle, *, timing=None):
         what, figure = _FIGURES[rule]
         message += f" ({what} = {figure(timing)} on {timing.name})"
     return message
-
-
-
-
-
-def _lowest(m, bits, width, name):
-    """The index of the lowest set bit of ``bits`` (0 when none is)."""
-    index = Signal(width, name=name)
-    # The last assignment wins, so walking down leaves the lowest set bit.
-    for i in reversed(range(len(bits))):
-        with m.If(bits[i]):
-            m.d.comb += index.eq(i)
-    return index
 
 
 def _wires(m, name, values):
@@ -454,7 +442,7 @@ class DramDevice(wiring.Component):
             name = rule.name.lower()
             vector = Signal(t.banks, name=f"{name}_banks")
             m.d.comb += vector.eq(Cat(*bits))
-            check(rule, vector.any(), _lowest(m, vector, bank_width, f"{name}_bank"))
+            check(rule, vector.any(), lowest_set(m, vector, bank_width, f"{name}_bank"))
 
         if (1 << bank_width) > t.banks:
             check(ErrorRule.ADDRESS, (act | pre) & (row.bank >= t.banks), row.bank)

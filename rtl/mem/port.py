@@ -41,6 +41,7 @@ from ..params import check_int, validating
 from .axi import AXI4Signature, Response, MAX_BURST_BEATS, unsupported_burst
 from .commands import resolve_timing, timing_repr
 from .controller import request_layout, response_layout
+from .bits import lowest_set, onehot_index
 from .counters import log2
 
 __all__ = ["AXI4Port", "beat_request_layout", "BEAT_BITS", "MAX_SLOTS", "REQUEST_DELAY",
@@ -114,25 +115,6 @@ class _AgeMatrix:
         """One-hot: the oldest slot of ``selected`` (0 when none is)."""
         selected = self._wire(selected, "candidates")
         return selected & ~self.older_in(selected)
-
-
-def _lowest(m, bits, n, name):
-    """The number of the lowest set bit of ``bits`` (0 when none is)."""
-    index = Signal(range(max(n, 2)), name=name)
-    for i in reversed(range(n)):
-        with m.If(bits[i]):
-            m.d.comb += index.eq(i)
-    return index
-
-
-def _onehot_index(m, onehot, n, name):
-    """The number of the set bit of a one-hot vector (0 when none is)."""
-    index = Signal(range(max(n, 2)), name=name)
-    m.d.comb += index.eq(0)
-    for i in range(n):
-        with m.If(onehot[i]):
-            m.d.comb += index.eq(i)
-    return index
 
 
 def _same(values, n):
@@ -309,6 +291,7 @@ class AXI4Port(wiring.Component):
         """AR slots, beat requests, the read buffer and R. Returns (a read beat wants the
         request register, the grant signal to drive)."""
         axi, n, size = self._axi, self._read_bursts, self._axi.size
+        slot_shape = range(max(n, 2))
         buffer_slot_bits = (n - 1).bit_length()
         slot_layout = data.StructLayout({
             "id": axi.id_width,
@@ -322,7 +305,7 @@ class AXI4Port(wiring.Component):
         ages = _AgeMatrix(m, n, "read")
 
         # AR: the lowest free slot. A rejected burst requests nothing.
-        free = _lowest(m, ~in_use, n, "read_free_slot")
+        free = lowest_set(m, ~in_use, slot_shape, "read_free_slot")
         m.d.comb += bus.arready.eq(~in_use.all())
         taking = bus.arvalid & bus.arready
         with m.If(taking):
@@ -344,7 +327,7 @@ class AXI4Port(wiring.Component):
         m.d.comb += unrequested.eq(Cat(*(in_use[i] & (slots[i].resp == Response.OKAY)
                                          & (slots[i].requested <= slots[i].len)
                                          for i in range(n))))
-        issue = _onehot_index(m, ages.oldest(unrequested), n, "read_issue_slot")
+        issue = onehot_index(m, ages.oldest(unrequested), slot_shape, "read_issue_slot")
         want = unrequested.any()
         grant = Signal(name="read_grant")
         issuing = slots[issue]
@@ -375,11 +358,11 @@ class AXI4Port(wiring.Component):
                          & (Cat(*(filled[i * MAX_BURST_BEATS] for i in range(n))) | rejected)),
         ]
         locked = Signal(name="read_locked")
-        current = Signal(range(max(n, 2)), name="read_current_slot")
+        current = Signal(slot_shape, name="read_current_slot")
         beat = Signal(8, name="read_beat")      # rejected bursts may have 256 beats
-        chosen = Signal(range(max(n, 2)), name="read_chosen_slot")
-        m.d.comb += chosen.eq(Mux(locked, current,
-                                  _onehot_index(m, ages.oldest(startable), n, "read_start_slot")))
+        chosen = Signal(slot_shape, name="read_chosen_slot")
+        start = onehot_index(m, ages.oldest(startable), slot_shape, "read_start_slot")
+        m.d.comb += chosen.eq(Mux(locked, current, start))
         have = locked | startable.any()
         index = Signal(BEAT_BITS + buffer_slot_bits, name="read_buffer_index")
         m.d.comb += index.eq(Cat(beat[:BEAT_BITS], chosen[:buffer_slot_bits]))
@@ -426,6 +409,7 @@ class AXI4Port(wiring.Component):
         """AW slots, W beats and B. Returns (a write beat wants the request register, the
         grant signal to drive)."""
         axi, n, size = self._axi, self._write_bursts, self._axi.size
+        slot_shape = range(max(n, 2))
         slot_layout = data.StructLayout({
             "id": axi.id_width,
             "address": axi.addr_width,   # of the next beat
@@ -438,7 +422,7 @@ class AXI4Port(wiring.Component):
         in_use = Signal(n, name="write_in_use")
         ages = _AgeMatrix(m, n, "write")
 
-        free = _lowest(m, ~in_use, n, "write_free_slot")
+        free = lowest_set(m, ~in_use, slot_shape, "write_free_slot")
         m.d.comb += bus.awready.eq(~in_use.all())
         taking = bus.awvalid & bus.awready
         with m.If(taking):
@@ -460,7 +444,7 @@ class AXI4Port(wiring.Component):
         taking_data = Signal(n, name="write_taking_data")
         m.d.comb += taking_data.eq(Cat(*(in_use[i] & (slots[i].received <= slots[i].len)
                                          for i in range(n))))
-        target = _onehot_index(m, ages.oldest(taking_data), n, "write_target_slot")
+        target = onehot_index(m, ages.oldest(taking_data), slot_shape, "write_target_slot")
         writing = slots[target]
         ok = writing.resp == Response.OKAY
         grant = Signal(name="write_grant")
@@ -488,7 +472,7 @@ class AXI4Port(wiring.Component):
                                          | (slots[i].acks == slots[i].len + 1))
                                       for i in range(n))))
         b_valid = Signal(name="write_b_valid")
-        b_slot = Signal(range(max(n, 2)), name="write_b_slot")
+        b_slot = Signal(slot_shape, name="write_b_slot")
         handshake = b_valid & bus.bready
         presented = Signal(n, name="write_b_presented")
         m.d.comb += presented.eq(Mux(b_valid, (Const(1, n) << b_slot)[:n], 0))
@@ -497,7 +481,7 @@ class AXI4Port(wiring.Component):
         m.d.comb += eligible.eq(complete & ~presented
                                 & ~ages.older_in(in_use & ~Mux(handshake, presented, 0),
                                                  same_id))
-        pick = _onehot_index(m, ages.oldest(eligible), n, "write_b_pick")
+        pick = onehot_index(m, ages.oldest(eligible), slot_shape, "write_b_pick")
         with m.If(~b_valid | handshake):
             m.d.sync += [b_valid.eq(eligible.any()), b_slot.eq(pick)]
         m.d.comb += [
