@@ -62,6 +62,12 @@ class Config:
         Width of the AXI IDs of the memory ports (4 to 16, default 4).
     queue_depth : int
         Requests each pseudo-channel controller queues (1 to 32, default 32).
+    block_m : int
+        Rows of A per block of the accelerator (a power of two, 8 to 4096, default 128): the
+        depth of an accumulator bank and of an A panel.
+    block_k : int
+        Elements of K per row of an A panel (a power of two, 32 to 512, default 256). The
+        A scratchpad holds two panels, ``2 * block_m * block_k`` bytes.
     """
 
     rows: int = 8
@@ -75,6 +81,8 @@ class Config:
     address_order: tuple = ("bank_group", "column", "bank", "channel", "row")
     axi_id_width: int = 4
     queue_depth: int = 32
+    block_m: int = 128
+    block_k: int = 256
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, MAX_ARRAY_DIM)
@@ -102,6 +110,12 @@ class Config:
         self.address_map        # validates channels
         check_int("axi_id_width", self.axi_id_width, 4, 16)
         check_int("queue_depth", self.queue_depth, 1, 32)
+        for name, low, high in (("block_m", 8, 4096), ("block_k", 32, 512)):
+            value = getattr(self, name)
+            check_int(name, value, low, high)
+            if value & (value - 1):
+                raise ValueError(f"{name} must be a power of two between {low} and {high}, "
+                                 f"not {value}")
 
     @property
     def address_map(self):

@@ -6,7 +6,7 @@ two's-complement accumulator that wraps on overflow, exactly like the hardware.
 
 import numpy as np
 
-__all__ = ["matmul", "wrap", "random_operands"]
+__all__ = ["matmul", "wrap", "random_operands", "ROUNDING", "requantize", "output_stage"]
 
 
 def wrap(values, width):
@@ -97,3 +97,106 @@ def operands(kind, m, k, n, *, seed=0, operand_width=8):
         a, _ = random_operands(rng, m, k, n, operand_width=operand_width)
         return a, np.eye(k, n, dtype=np.int64)
     return np.full((m, k), low, np.int64), np.full((k, n), low, np.int64)
+
+
+#: Rounding modes of the output stage's right shift (see :func:`requantize`).
+ROUNDING = ("half_even", "half_up")
+
+#: Output formats of the output stage (see :func:`output_stage`).
+OUTPUTS = ("int32", "int8")
+
+_SCALE_MAX = (1 << 16) - 1
+_SHIFT_MAX = 47
+_INT8_MIN, _INT8_MAX = -128, 127
+
+
+def _check_int_param(name, value, high):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer in [0, {high}], not {value!r}")
+    if not 0 <= int(value) <= high:
+        raise ValueError(f"{name} must be an integer in [0, {high}], not {int(value)}")
+    return int(value)
+
+
+def _check_stage(scale, shift, rounding):
+    scale = _check_int_param("scale", scale, _SCALE_MAX)
+    shift = _check_int_param("shift", shift, _SHIFT_MAX)
+    if not isinstance(rounding, str) or rounding not in ROUNDING:
+        raise ValueError(f"rounding must be one of {', '.join(ROUNDING)}, not {rounding!r}")
+    return scale, shift
+
+
+def _check_acc(acc):
+    """``acc`` as an ``int64`` array, or ValueError unless it holds signed 32-bit integers."""
+    acc = np.asarray(acc)
+    if acc.dtype == object:
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+                   for v in acc.flat):
+            raise ValueError("acc must hold integers")
+    elif not np.issubdtype(acc.dtype, np.integer):
+        raise ValueError(f"acc must hold integers, not {acc.dtype}")
+    low, high = -(1 << 31), (1 << 31) - 1
+    if acc.size and (int(acc.min()) < low or int(acc.max()) > high):
+        raise ValueError(f"acc holds values outside the signed 32-bit range [{low}, {high}]")
+    return acc.astype(np.int64)
+
+
+def requantize(acc, *, scale, shift, rounding="half_even", relu=False):
+    """int32 accumulators -> int8, exactly like the hardware output stage.
+
+    ``acc`` holds signed 32-bit integers, ``scale`` is an unsigned 16-bit integer
+    (0..65535) and ``shift`` an integer 0..47; ``rounding`` is one of :data:`ROUNDING`.
+    Each value goes through, with exact integers:
+
+    1. ``p = acc * scale``, which fits in 48 signed bits;
+    2. ``q = p`` if ``shift == 0``; otherwise, with ``half = 2**(shift - 1)``:
+
+       - ``half_up``: ``q = floor((p + half) / 2**shift)``, so ties go toward +infinity
+         (-2.5 -> -2, 2.5 -> 3);
+       - ``half_even``: ``q = floor(p / 2**shift)`` and ``r = p - q * 2**shift``
+         (so ``0 <= r < 2**shift``), then ``q += 1`` if ``r > half`` or if ``r == half`` and
+         ``q`` is odd, so ties go to the even neighbour (-2.5 -> -2, 2.5 -> 2);
+
+    3. ``q`` saturates to [-128, 127];
+    4. with ``relu``, ``q = max(q, 0)`` (after the saturation).
+
+    Every intermediate fits in ``int64`` (``|p + half| < 2**48``), so the whole computation
+    is vectorised; ``floor`` of a division by ``2**shift`` is an arithmetic right shift.
+    Returns an ``int64`` array of the shape of ``acc``. Raises ValueError naming the
+    offending argument for an ``acc`` outside int32, a ``scale`` or ``shift`` outside its
+    range (or not an integer), or an unknown ``rounding``.
+    """
+    scale, shift = _check_stage(scale, shift, rounding)
+    p = _check_acc(acc) * np.int64(scale)
+    if shift == 0:
+        q = p
+    elif rounding == "half_up":
+        q = (p + np.int64(1 << (shift - 1))) >> np.int64(shift)
+    else:
+        half = np.int64(1 << (shift - 1))
+        q = p >> np.int64(shift)
+        r = p & np.int64((1 << shift) - 1)  # p - q * 2**shift in two's complement
+        q = q + ((r > half) | ((r == half) & ((q & 1) == 1)))
+    q = np.clip(q, _INT8_MIN, _INT8_MAX)
+    if relu:
+        q = np.maximum(q, 0)
+    return np.asarray(q, dtype=np.int64)
+
+
+def output_stage(acc, *, out="int32", scale=1, shift=0, rounding="half_even", relu=False):
+    """What the hardware writes back for int32 accumulators ``acc``.
+
+    ``out="int32"``: ``acc`` unchanged, or ``max(acc, 0)`` with ``relu``; ``scale``,
+    ``shift`` and ``rounding`` do not change the result but are still checked, so a bad
+    configuration is caught whichever output is chosen. ``out="int8"``:
+    ``requantize(acc, scale=scale, shift=shift, rounding=rounding, relu=relu)``.
+    Returns an ``int64`` array of the shape of ``acc``; raises ValueError for an unknown
+    ``out`` and for everything :func:`requantize` rejects.
+    """
+    if not isinstance(out, str) or out not in OUTPUTS:
+        raise ValueError(f"out must be one of {', '.join(OUTPUTS)}, not {out!r}")
+    if out == "int8":
+        return requantize(acc, scale=scale, shift=shift, rounding=rounding, relu=relu)
+    _check_stage(scale, shift, rounding)
+    acc = _check_acc(acc)
+    return np.maximum(acc, 0) if relu else acc

@@ -2,11 +2,13 @@
 
 from openmxu.address_map import DEFAULT_ORDER
 from rtl.systolic import build_array
+from .accelerator import AcceleratorTestbench
 from .harness import ArrayHarness
 from .memory import MemoryTestbench
 from .runner import Design
 
-__all__ = ["array_design", "harness_design", "memory_design", "HARNESS_DEPTH"]
+__all__ = ["array_design", "harness_design", "memory_design", "accelerator_design",
+           "HARNESS_DEPTH", "STORED_ROWS"]
 
 #: Words per harness memory: room for 256 x 256 x 256 on an 8x8 array.
 HARNESS_DEPTH = 8192
@@ -48,4 +50,23 @@ def memory_design(timing="hbm2-2000", *, channels=1, ports=1, traffic=False,
                       stored_rows=stored_rows, queue_depth=queue_depth,
                       address_bits=address_bits, read_bursts=read_bursts,
                       write_bursts=write_bursts, traffic=traffic),
+                  params=params, memory_init=False)
+
+
+#: Rows per bank the accelerator testbench's device models store (4 MB with HBM2 and four
+#: pseudo-channels).
+STORED_ROWS = 64
+
+
+def accelerator_design(config, *, stored_rows=STORED_ROWS):
+    """The accelerator of ``config`` with its memory system and device models
+    (:class:`sim.accelerator.AcceleratorTestbench`)."""
+    fields = ("rows", "cols", "memory_preset", "channels", "address_order", "axi_id_width",
+              "queue_depth", "block_m", "block_k")
+    params = {name: getattr(config, name) for name in fields}
+    params["stored_rows"] = stored_rows
+    tag = (f"{config.rows}x{config.cols}_{config.memory_preset.replace('-', '_')}"
+           f"_{config.channels}ch")
+    return Design(name=f"accelerator_{tag}",
+                  factory=lambda: AcceleratorTestbench(config, stored_rows=stored_rows),
                   params=params, memory_init=False)

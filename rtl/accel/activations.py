@@ -1,0 +1,219 @@
+"""The A side: panels of A loaded from memory into a double-buffered scratchpad and
+streamed into the array as activation vectors.
+
+A panel is ``block_m`` rows of A by ``block_k`` elements of K (one burst per row). The
+tiling order is ``for mt (M blocks): for nt (N tiles): for kc (K chunks): for kt (weight
+tiles of the chunk): for r (rows of the block)``; the streamer sends row ``r``'s ``rows``
+elements of tile ``kt`` as one activation vector. When K fits one chunk, a block's panel
+serves every N tile and is loaded once; otherwise it is reloaded per N tile. While the
+streamer works on one buffer the loader fills the other.
+"""
+
+from amaranth import Module, Signal, Mux, Cat, Const
+from amaranth.lib import wiring, memory, stream, data
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from rtl.systolic.layouts import activation_beat
+from .dma import read_request_layout, read_beat_layout
+from .geometry import descriptor_layout, plan_layout, block_rows, chunk_tiles, DIM_BITS
+from .loops import LoopNest
+
+__all__ = ["ActivationPath"]
+
+FIFO_DEPTH = 4
+
+
+class ActivationPath(wiring.Component):
+    """Loads A panels and streams activation vectors (see the module documentation).
+
+    Parameters
+    ----------
+    geometry : Geometry
+
+    Members
+    -------
+    start : ``In(1)``
+        Begin a command: ``descriptor`` and ``plan`` hold still until it finishes.
+    descriptor : ``In(descriptor_layout())``
+    plan : ``In(plan_layout())``
+    requests : ``Out(stream.Signature(read_request_layout))``
+        Panel rows to read (towards a :class:`~rtl.accel.dma.DMAReader`).
+    beats : ``In(stream.Signature(read_beat_layout, always_ready=True))``
+    activations : ``Out(stream.Signature(activation_beat))``
+        Towards the array; ``last`` ends each weight tile.
+    done : ``Out(1)``
+        Every vector of the command has been sent (high while idle).
+    waiting : ``Out(1)``
+        The streamer has work but its panel is still loading.
+    """
+
+    def __init__(self, *, geometry):
+        g = self.geometry = geometry
+        self.tag_width = (2 * g.panel_depth - 1).bit_length()
+        super().__init__({
+            "start": In(1),
+            "descriptor": In(descriptor_layout()),
+            "plan": In(plan_layout()),
+            "requests": Out(stream.Signature(read_request_layout(g.addr_width,
+                                                                 self.tag_width))),
+            "beats": In(stream.Signature(read_beat_layout(g.beat_bits, self.tag_width),
+                                         always_ready=True)),
+            "activations": Out(stream.Signature(activation_beat(rows=g.rows,
+                                                                operand_width=8))),
+            "done": Out(1),
+            "waiting": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        g, d, plan = self.geometry, self.descriptor, self.plan
+
+        m.submodules.panels = panels = memory.Memory(
+            shape=g.beat_bits, depth=2 * g.panel_depth, init=[])
+        fill = panels.write_port()
+        read = panels.read_port()
+        # A buffer is full from its last beat's arrival until the streamer is done with it.
+        full = Signal(2)
+        filled = Signal(2)
+        released = Signal(2)
+        m.d.sync += full.eq((full | filled) & ~released)
+
+        # Whether the visit (mt, nt, kc) needs a panel of its own, or reuses the last one.
+        def reloads(loop):
+            return (plan.k_chunks != 1) | (loop.index["nt"] == 0)
+
+        # -- Loader ------------------------------------------------------------------------
+        visit = LoopNest(m, "load", [("mt", plan.m_blocks), ("nt", plan.n_tiles),
+                                     ("kc", plan.k_chunks)])
+        load_buffer = Signal()
+        row = Signal(DIM_BITS)
+        rows_here = Signal(DIM_BITS + 1)
+        m.d.comb += rows_here.eq(block_rows(g, plan, visit))
+        block_base = Signal(32)
+        row_addr = Signal(32)
+        row_tag = Signal(self.tag_width)
+        issuing = Signal()
+        beats = Signal(5)
+        m.d.comb += beats.eq(Mux(visit.index["kc"] == plan.k_chunks - 1, plan.k_last_beats,
+                                 g.panel_words))
+        # Per buffer: every row requested, and beats still to arrive.
+        requested = Signal(2)
+        pending = [Signal(range(g.panel_depth + 1), name=f"pending{b}") for b in range(2)]
+
+        with m.If(self.start):
+            visit.start()
+            m.d.sync += [block_base.eq(d.a_addr), load_buffer.eq(0), issuing.eq(0)]
+        with m.Elif(~visit.done & ~issuing):
+            with m.If(~reloads(visit)):
+                visit.step()
+            with m.Elif(~full.bit_select(load_buffer, 1)
+                        & ~requested.bit_select(load_buffer, 1)):
+                m.d.sync += [
+                    issuing.eq(1), row.eq(0),
+                    row_addr.eq(block_base + (visit.index["kc"] << g.log2_block_k)),
+                    row_tag.eq(load_buffer * g.panel_depth),
+                ]
+        m.d.comb += [
+            self.requests.valid.eq(issuing),
+            self.requests.payload.addr.eq(row_addr),
+            self.requests.payload.len.eq(beats - 1),
+            self.requests.payload.tag.eq(row_tag),
+        ]
+        issued = Signal()
+        last_row = Signal()
+        m.d.comb += [issued.eq(self.requests.valid & self.requests.ready),
+                     last_row.eq(row == rows_here - 1)]
+        with m.If(issued):
+            m.d.sync += [row.eq(row + 1), row_addr.eq(row_addr + d.a_stride),
+                         row_tag.eq(row_tag + g.panel_words)]
+            with m.If(last_row):
+                m.d.sync += [issuing.eq(0), load_buffer.eq(~load_buffer)]
+                visit.step()
+        # The next M block starts block_m rows further on.
+        with m.If(~self.start & ~visit.done & visit.is_last("nt", "kc")
+                  & ((issued & last_row) | (~issuing & ~reloads(visit)))):
+            m.d.sync += block_base.eq(block_base + (d.a_stride << g.log2_block_m))
+
+        # Beats land at their tag plus their index; a buffer is full once it has every beat.
+        beat_buffer = Signal()
+        m.d.comb += [
+            beat_buffer.eq(self.beats.payload.tag[-1]),
+            fill.addr.eq(self.beats.payload.tag + self.beats.payload.index),
+            fill.data.eq(self.beats.payload.data),
+            fill.en.eq(self.beats.valid),
+        ]
+        for b in range(2):
+            add = Mux(issued & (load_buffer == b), beats, 0)
+            sub = self.beats.valid & (beat_buffer == b)
+            m.d.sync += pending[b].eq(pending[b] + add - sub)
+            with m.If(issued & last_row & (load_buffer == b)):
+                m.d.sync += requested[b].eq(1)
+            with m.Elif(requested[b] & (pending[b] == 0)):
+                m.d.sync += requested[b].eq(0)
+            m.d.comb += filled[b].eq(requested[b] & (pending[b] == 0))
+
+        # -- Streamer ----------------------------------------------------------------------
+        loop = LoopNest(m, "stream", [
+            ("mt", plan.m_blocks), ("nt", plan.n_tiles), ("kc", plan.k_chunks),
+            ("kt", lambda loop: chunk_tiles(g, plan, loop)),
+            ("r", lambda loop: block_rows(g, plan, loop))])
+        beat_layout = activation_beat(rows=g.rows, operand_width=8)
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=beat_layout.size, depth=FIFO_DEPTH)
+        use_buffer = Signal()
+        staged = Signal()                     # a read is in flight to the FIFO
+        issue = Signal()
+        m.d.comb += [
+            issue.eq(~loop.done & ~self.start & full.bit_select(use_buffer, 1)
+                     & (fifo.level + staged < FIFO_DEPTH)),
+            self.waiting.eq(~loop.done & ~full.bit_select(use_buffer, 1)),
+            self.done.eq(loop.done & ~staged & ~fifo.r_rdy),
+        ]
+        with m.If(self.start):
+            loop.start()
+            m.d.sync += use_buffer.eq(0)
+        with m.Elif(issue):
+            loop.step()
+            # The panel is released after its final vector unless the next visit reuses it.
+            with m.If(loop.is_last("kt", "r")
+                      & ((plan.k_chunks != 1) | loop.last["nt"])):
+                m.d.sync += use_buffer.eq(~use_buffer)
+                m.d.comb += released.bit_select(use_buffer, 1).eq(1)
+
+        # Vector kt of a panel row sits in beat (kt * rows) / beat_bytes, lane group
+        # kt mod (beat_bytes / rows); K elements past the end are zeroed.
+        k_offset = Signal(DIM_BITS + 1)
+        m.d.comb += k_offset.eq(loop.index["kt"] << g.log2_rows)
+        m.d.comb += [
+            read.en.eq(issue),
+            read.addr.eq((use_buffer * g.panel_depth)
+                         + (loop.index["r"] << (g.panel_words.bit_length() - 1))
+                         + (k_offset >> g.beat_shift)),
+        ]
+        groups = g.beat_bytes // g.rows
+        group = Signal(range(max(groups, 2)))
+        valid_lanes = Signal(range(g.rows + 1))
+        last = Signal()
+        k_left = Signal(DIM_BITS + 2)
+        m.d.comb += k_left.eq(d.k - (loop.index["kc"] << g.log2_block_k) - k_offset)
+        with m.If(issue):
+            m.d.sync += [
+                group.eq(loop.index["kt"] & (groups - 1)),
+                valid_lanes.eq(Mux(k_left >= g.rows, g.rows, k_left)),
+                last.eq(loop.last["r"]),
+            ]
+        m.d.sync += staged.eq(issue)
+        vector = Signal(beat_layout)
+        word = read.data.word_select(group, 8 * g.rows) if groups > 1 else read.data
+        for lane in range(g.rows):
+            m.d.comb += vector.data[lane].eq(
+                Mux(lane < valid_lanes, word[8 * lane:8 * lane + 8], 0))
+        m.d.comb += [
+            vector.last.eq(last),
+            fifo.w_data.eq(vector),
+            fifo.w_en.eq(staged),
+            self.activations.valid.eq(fifo.r_rdy),
+            self.activations.payload.eq(fifo.r_data),
+            fifo.r_en.eq(self.activations.ready),
+        ]
+        return m

@@ -1,0 +1,255 @@
+"""DMA engines: a reader that keeps several bursts in flight under distinct AXI IDs and
+returns their beats tagged, and a writer that turns result rows into write bursts.
+
+Both speak simple streams to the accelerator and the AXI4 channel signals to the memory
+port; :class:`rtl.top.Accelerator` shares one AXI4 port among the readers (round robin on
+AR, R routed by ID) and the writer.
+"""
+
+from amaranth import Module, Signal, Mux, Array, Cat
+from amaranth.lib import wiring, data, stream
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from rtl.mem.axi import Response
+from rtl.mem.bits import lowest_set
+from ..params import check_int, validating
+
+__all__ = ["read_request_layout", "read_beat_layout", "ar_layout", "r_layout", "DMAReader",
+           "write_row_layout", "DMAWriter"]
+
+MAX_BEATS = 16
+
+
+def read_request_layout(addr_width, tag_width):
+    """A read burst: ``beats - 1`` (``len``) full beats from ``addr``; ``tag`` comes back with
+    every beat."""
+    return data.StructLayout({"addr": addr_width, "len": 4, "tag": tag_width})
+
+
+def read_beat_layout(data_width, tag_width):
+    """One returned beat: its burst's ``tag``, its ``index`` in the burst, ``last`` and
+    ``error`` (a response other than OKAY)."""
+    return data.StructLayout({"data": data_width, "tag": tag_width, "index": 4, "last": 1,
+                              "error": 1})
+
+
+def ar_layout(addr_width, id_width):
+    return data.StructLayout({"id": id_width, "addr": addr_width, "len": 4})
+
+
+def r_layout(data_width, id_width):
+    return data.StructLayout({"id": id_width, "data": data_width, "resp": Response,
+                              "last": 1})
+
+
+class DMAReader(wiring.Component):
+    """Issues read bursts under the AXI IDs ``first_id .. first_id + ids - 1``.
+
+    Each burst takes a free ID, so up to ``ids`` bursts are in flight, possibly on different
+    pseudo-channels, and their beats may return out of order across bursts (never within
+    one). With ``ids == 1`` the beats return in request order. A client that cannot take
+    beats at any moment must bound its requests by the room it has: ``beats`` has no ready.
+
+    Parameters
+    ----------
+    addr_width, data_width, id_width : int
+        Of the AXI4 port.
+    first_id, ids : int
+        The IDs this reader owns.
+    tag_width : int
+        Width of the client's tag.
+
+    Members
+    -------
+    requests : ``In(stream.Signature(read_request_layout))``
+    beats : ``Out(stream.Signature(read_beat_layout, always_ready=True))``
+    ar : ``Out(stream.Signature(ar_layout))``
+        Read addresses, towards the port's AR channel.
+    r : ``In(stream.Signature(r_layout, always_ready=True))``
+        Every R beat of the port; the reader takes the ones with its IDs.
+    idle : ``Out(1)``
+        No burst in flight.
+    """
+
+    def __init__(self, *, addr_width, data_width, id_width, first_id, ids, tag_width):
+        with validating(self):
+            check_int("id_width", id_width, 1, 16)
+            check_int("ids", ids, 1, 16)
+            check_int("first_id", first_id, 0, (1 << id_width) - ids)
+            check_int("tag_width", tag_width, 1, 64)
+        self.first_id, self.ids = first_id, ids
+        super().__init__({
+            "requests": In(stream.Signature(read_request_layout(addr_width, tag_width))),
+            "beats": Out(stream.Signature(read_beat_layout(data_width, tag_width),
+                                          always_ready=True)),
+            "ar": Out(stream.Signature(ar_layout(addr_width, id_width))),
+            "r": In(stream.Signature(r_layout(data_width, id_width), always_ready=True)),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        ids = self.ids
+        tag_width = len(self.requests.payload.tag)
+        busy = Signal(ids)
+        tags = Array(Signal(tag_width, name=f"tag{i}") for i in range(ids))
+        counts = Array(Signal(4, name=f"beat{i}") for i in range(ids))
+
+        # AR: a register stage, loaded when a request and a free ID are both there.
+        free = lowest_set(m, ~busy, range(max(ids, 2)), "free_id")
+        issue = Signal()
+        m.d.comb += [
+            issue.eq(self.requests.valid & (~busy).any() & (~self.ar.valid | self.ar.ready)),
+            self.requests.ready.eq(issue),
+        ]
+        with m.If(issue):
+            m.d.sync += [
+                self.ar.valid.eq(1),
+                self.ar.payload.id.eq(self.first_id + free),
+                self.ar.payload.addr.eq(self.requests.payload.addr),
+                self.ar.payload.len.eq(self.requests.payload.len),
+                tags[free].eq(self.requests.payload.tag),
+            ]
+        with m.Elif(self.ar.ready):
+            m.d.sync += self.ar.valid.eq(0)
+
+        # R: beats of our IDs come out tagged.
+        local = Signal(range(max(ids, 2)))
+        mine = Signal()
+        m.d.comb += [
+            local.eq(self.r.payload.id - self.first_id),
+            mine.eq(self.r.valid & (self.r.payload.id >= self.first_id)
+                    & (self.r.payload.id < self.first_id + ids)),
+            self.beats.valid.eq(mine),
+            self.beats.payload.data.eq(self.r.payload.data),
+            self.beats.payload.tag.eq(tags[local]),
+            self.beats.payload.index.eq(counts[local]),
+            self.beats.payload.last.eq(self.r.payload.last),
+            self.beats.payload.error.eq(self.r.payload.resp != Response.OKAY),
+        ]
+        with m.If(mine):
+            m.d.sync += counts[local].eq(Mux(self.r.payload.last, 0, counts[local] + 1))
+
+        taken = Signal(ids)
+        released = Signal(ids)
+        for i in range(ids):
+            m.d.comb += [
+                taken[i].eq(issue & (free == i)),
+                released[i].eq(mine & self.r.payload.last & (local == i)),
+            ]
+        m.d.sync += busy.eq((busy | taken) & ~released)
+        m.d.comb += self.idle.eq(~busy.any() & ~self.ar.valid)
+        return m
+
+
+def write_row_layout(addr_width, row_bits):
+    """One row to write: ``len + 1`` beats from ``addr``, their data and byte strobes
+    (beat ``i`` in bits ``[i * beat_bits, (i + 1) * beat_bits)``)."""
+    return data.StructLayout({"addr": addr_width, "len": 2, "data": row_bits,
+                              "strb": row_bits // 8})
+
+
+class DMAWriter(wiring.Component):
+    """Writes rows as bursts of one to four beats and counts their responses.
+
+    Every row is one burst; its AW and W beats go out as soon as the port takes them, and up
+    to the port's limit of bursts wait for their B. ``idle`` is high when no row is queued
+    and every burst has its response; ``error`` latches a response other than OKAY until
+    ``clear``.
+
+    Parameters
+    ----------
+    addr_width, data_width, id_width : int
+        Of the AXI4 port.
+    row_bits : int
+        Width of a row: a multiple of ``data_width``, at most four beats.
+    depth : int
+        Rows the input FIFO holds.
+
+    Members
+    -------
+    rows : ``In(stream.Signature(write_row_layout))``
+    aw : ``Out(stream.Signature(ar_layout))``
+    w : ``Out(stream.Signature({"data", "strb", "last"}))``
+    b : ``In(stream.Signature({"id", "resp"}))``
+    idle, error : ``Out(1)``
+    clear : ``In(1)``
+    """
+
+    def __init__(self, *, addr_width, data_width, id_width, row_bits, depth=8):
+        with validating(self):
+            if row_bits % data_width or not 1 <= row_bits // data_width <= 4:
+                raise ValueError(f"row_bits must be one to four beats of {data_width} bits, "
+                                 f"not {row_bits}")
+            check_int("depth", depth, 2, 256)
+        self.data_width, self.row_bits, self.depth = data_width, row_bits, depth
+        super().__init__({
+            "rows": In(stream.Signature(write_row_layout(addr_width, row_bits))),
+            "aw": Out(stream.Signature(ar_layout(addr_width, id_width))),
+            "w": Out(stream.Signature(data.StructLayout({
+                "data": data_width, "strb": data_width // 8, "last": 1}))),
+            "b": In(stream.Signature(data.StructLayout({"id": id_width, "resp": Response}))),
+            "idle": Out(1),
+            "error": Out(1),
+            "clear": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        beat_bits = self.data_width
+        layout = write_row_layout(len(self.aw.payload.addr), self.row_bits)
+        m.submodules.fifo = fifo = SyncFIFOBuffered(width=layout.size, depth=self.depth)
+        m.d.comb += [
+            fifo.w_data.eq(self.rows.payload),
+            fifo.w_en.eq(self.rows.valid),
+            self.rows.ready.eq(fifo.w_rdy),
+        ]
+        row = Signal(layout)
+        m.d.comb += row.eq(fifo.r_data)
+
+        # The head row's AW and its beats leave independently; the row is popped when both
+        # are done.
+        aw_sent = Signal()
+        beat = Signal(2)
+        beats_done = Signal()
+        aw_done = Signal()
+        w_last = Signal()
+        m.d.comb += [
+            self.aw.valid.eq(fifo.r_rdy & ~aw_sent),
+            self.aw.payload.addr.eq(row.addr),
+            self.aw.payload.len.eq(row.len),
+            self.w.valid.eq(fifo.r_rdy & ~beats_done),
+            self.w.payload.data.eq(row.data.word_select(beat, beat_bits)),
+            self.w.payload.strb.eq(row.strb.word_select(beat, beat_bits // 8)),
+            w_last.eq(beat == row.len),
+            self.w.payload.last.eq(w_last),
+            aw_done.eq(aw_sent | self.aw.ready),
+        ]
+        beats_finished = Signal()
+        m.d.comb += beats_finished.eq(beats_done | (self.w.ready & w_last))
+        pop = Signal()
+        m.d.comb += [pop.eq(fifo.r_rdy & aw_done & beats_finished), fifo.r_en.eq(pop)]
+        with m.If(pop):
+            m.d.sync += [aw_sent.eq(0), beats_done.eq(0), beat.eq(0)]
+        with m.Else():
+            with m.If(self.aw.valid & self.aw.ready):
+                m.d.sync += aw_sent.eq(1)
+            with m.If(self.w.valid & self.w.ready):
+                with m.If(w_last):
+                    m.d.sync += beats_done.eq(1)
+                with m.Else():
+                    m.d.sync += beat.eq(beat + 1)
+
+        # Responses: every burst gets one B.
+        outstanding = Signal(range(257))
+        m.d.comb += self.b.ready.eq(1)
+        aw_fire = Signal()
+        m.d.comb += aw_fire.eq(self.aw.valid & self.aw.ready)
+        m.d.sync += outstanding.eq(outstanding + aw_fire - self.b.valid)
+        with m.If(self.clear):
+            m.d.sync += self.error.eq(0)
+        with m.Elif(self.b.valid & (self.b.payload.resp != Response.OKAY)):
+            m.d.sync += self.error.eq(1)
+        m.d.comb += self.idle.eq(~fifo.r_rdy & (fifo.level == 0) & (outstanding == 0))
+        return m
