@@ -167,7 +167,7 @@ class ActivationPath(wiring.Component):
             issue.eq(~loop.done & ~self.start & full.bit_select(use_buffer, 1)
                      & (fifo.level + staged < FIFO_DEPTH)),
             self.waiting.eq(~loop.done & ~full.bit_select(use_buffer, 1)),
-            self.done.eq(loop.done & ~staged & ~fifo.r_rdy),
+            self.done.eq(visit.done & loop.done & ~staged & ~fifo.r_rdy),
         ]
         with m.If(self.start):
             loop.start()

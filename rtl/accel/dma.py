@@ -19,6 +19,8 @@ __all__ = ["read_request_layout", "read_beat_layout", "ar_layout", "r_layout", "
            "write_row_layout", "DMAWriter"]
 
 MAX_BEATS = 16
+PAGE_BITS = 12
+PAGE_BYTES = 1 << PAGE_BITS
 
 
 def read_request_layout(addr_width, tag_width):
@@ -48,7 +50,9 @@ class DMAReader(wiring.Component):
 
     Each burst takes a free ID, so up to ``ids`` bursts are in flight, possibly on different
     pseudo-channels, and their beats may return out of order across bursts (never within
-    one). With ``ids == 1`` the beats return in request order. A client that cannot take
+    one). With ``ids == 1`` the beats return in request order. A request that crosses a
+    4 KB page goes out as two bursts; its beats keep their index in the request, and only
+    the request's final beat has ``last``. A client that cannot take
     beats at any moment must bound its requests by the room it has: ``beats`` has no ready.
 
     Parameters
@@ -78,7 +82,7 @@ class DMAReader(wiring.Component):
             check_int("ids", ids, 1, 16)
             check_int("first_id", first_id, 0, (1 << id_width) - ids)
             check_int("tag_width", tag_width, 1, 64)
-        self.first_id, self.ids = first_id, ids
+        self.first_id, self.ids, self.data_width = first_id, ids, data_width
         super().__init__({
             "requests": In(stream.Signature(read_request_layout(addr_width, tag_width))),
             "beats": Out(stream.Signature(read_beat_layout(data_width, tag_width),
@@ -96,23 +100,56 @@ class DMAReader(wiring.Component):
         tags = Array(Signal(tag_width, name=f"tag{i}") for i in range(ids))
         counts = Array(Signal(4, name=f"beat{i}") for i in range(ids))
 
-        # AR: a register stage, loaded when a request and a free ID are both there.
+        # A request waits in `pending` and leaves as one burst, or as two where it crosses a
+        # 4 KB page (AXI bursts must not); each burst takes a free ID and records the tag,
+        # its first beat's index in the request, and whether it ends the request.
+        beat_shift = (self.data_width // 8).bit_length() - 1
+        pending = Signal()
+        addr = Signal.like(self.requests.payload.addr)
+        beats_left = Signal(5)
+        tag = Signal(tag_width)
+        base = Signal(4)
+        bases = Array(Signal(4, name=f"base{i}") for i in range(ids))
+        finals = Array(Signal(name=f"final{i}") for i in range(ids))
+        to_page_end = Signal(range(PAGE_BYTES // (self.data_width // 8) + 1))
+        burst = Signal(5)
+        final = Signal()
+        m.d.comb += [
+            to_page_end.eq((PAGE_BYTES - addr[:PAGE_BITS]) >> beat_shift),
+            burst.eq(Mux(beats_left > to_page_end, to_page_end, beats_left)),
+            final.eq(burst == beats_left),
+        ]
         free = lowest_set(m, ~busy, range(max(ids, 2)), "free_id")
         issue = Signal()
         m.d.comb += [
-            issue.eq(self.requests.valid & (~busy).any() & (~self.ar.valid | self.ar.ready)),
-            self.requests.ready.eq(issue),
+            issue.eq(pending & (~busy).any() & (~self.ar.valid | self.ar.ready)),
+            self.requests.ready.eq(~pending | (issue & final)),
         ]
         with m.If(issue):
             m.d.sync += [
                 self.ar.valid.eq(1),
                 self.ar.payload.id.eq(self.first_id + free),
-                self.ar.payload.addr.eq(self.requests.payload.addr),
-                self.ar.payload.len.eq(self.requests.payload.len),
-                tags[free].eq(self.requests.payload.tag),
+                self.ar.payload.addr.eq(addr),
+                self.ar.payload.len.eq(burst - 1),
+                tags[free].eq(tag),
+                bases[free].eq(base),
+                finals[free].eq(final),
+                addr.eq(addr + (burst << beat_shift)),
+                beats_left.eq(beats_left - burst),
+                base.eq(base + burst),
             ]
         with m.Elif(self.ar.ready):
             m.d.sync += self.ar.valid.eq(0)
+        with m.If(self.requests.valid & self.requests.ready):
+            m.d.sync += [
+                pending.eq(1),
+                addr.eq(self.requests.payload.addr),
+                beats_left.eq(self.requests.payload.len + 1),
+                tag.eq(self.requests.payload.tag),
+                base.eq(0),
+            ]
+        with m.Elif(issue & final):
+            m.d.sync += pending.eq(0)
 
         # R: beats of our IDs come out tagged.
         local = Signal(range(max(ids, 2)))
@@ -124,8 +161,8 @@ class DMAReader(wiring.Component):
             self.beats.valid.eq(mine),
             self.beats.payload.data.eq(self.r.payload.data),
             self.beats.payload.tag.eq(tags[local]),
-            self.beats.payload.index.eq(counts[local]),
-            self.beats.payload.last.eq(self.r.payload.last),
+            self.beats.payload.index.eq(bases[local] + counts[local]),
+            self.beats.payload.last.eq(self.r.payload.last & finals[local]),
             self.beats.payload.error.eq(self.r.payload.resp != Response.OKAY),
         ]
         with m.If(mine):
@@ -139,7 +176,7 @@ class DMAReader(wiring.Component):
                 released[i].eq(mine & self.r.payload.last & (local == i)),
             ]
         m.d.sync += busy.eq((busy | taken) & ~released)
-        m.d.comb += self.idle.eq(~busy.any() & ~self.ar.valid)
+        m.d.comb += self.idle.eq(~busy.any() & ~self.ar.valid & ~pending)
         return m
 
 
@@ -151,10 +188,11 @@ def write_row_layout(addr_width, row_bits):
 
 
 class DMAWriter(wiring.Component):
-    """Writes rows as bursts of one to four beats and counts their responses.
+    """Writes rows of one to four beats and counts the responses.
 
-    Every row is one burst; its AW and W beats go out as soon as the port takes them, and up
-    to the port's limit of bursts wait for their B. ``idle`` is high when no row is queued
+    Every beat is a burst of its own, so none crosses a 4 KB page whatever the strides; its
+    AW and W go out as soon as the port takes them, and up to the port's limit of bursts
+    wait for their B. ``idle`` is high when no row is queued
     and every burst has its response; ``error`` latches a response other than OKAY until
     ``clear``.
 
@@ -208,38 +246,36 @@ class DMAWriter(wiring.Component):
         row = Signal(layout)
         m.d.comb += row.eq(fifo.r_data)
 
-        # The head row's AW and its beats leave independently; the row is popped when both
-        # are done.
+        # Every beat of the head row is a burst of its own (so that no burst crosses a 4 KB
+        # page); its AW and W leave independently, and the next beat follows when both have.
         aw_sent = Signal()
+        w_sent = Signal()
         beat = Signal(2)
-        beats_done = Signal()
         aw_done = Signal()
-        w_last = Signal()
+        w_done = Signal()
         m.d.comb += [
             self.aw.valid.eq(fifo.r_rdy & ~aw_sent),
-            self.aw.payload.addr.eq(row.addr),
-            self.aw.payload.len.eq(row.len),
-            self.w.valid.eq(fifo.r_rdy & ~beats_done),
+            self.aw.payload.addr.eq(row.addr + (beat << ((beat_bits // 8).bit_length() - 1))),
+            self.aw.payload.len.eq(0),
+            self.w.valid.eq(fifo.r_rdy & ~w_sent),
             self.w.payload.data.eq(row.data.word_select(beat, beat_bits)),
             self.w.payload.strb.eq(row.strb.word_select(beat, beat_bits // 8)),
-            w_last.eq(beat == row.len),
-            self.w.payload.last.eq(w_last),
+            self.w.payload.last.eq(1),
             aw_done.eq(aw_sent | self.aw.ready),
+            w_done.eq(w_sent | self.w.ready),
         ]
-        beats_finished = Signal()
-        m.d.comb += beats_finished.eq(beats_done | (self.w.ready & w_last))
+        beat_done = Signal()
         pop = Signal()
-        m.d.comb += [pop.eq(fifo.r_rdy & aw_done & beats_finished), fifo.r_en.eq(pop)]
-        with m.If(pop):
-            m.d.sync += [aw_sent.eq(0), beats_done.eq(0), beat.eq(0)]
+        m.d.comb += [beat_done.eq(fifo.r_rdy & aw_done & w_done),
+                     pop.eq(beat_done & (beat == row.len)),
+                     fifo.r_en.eq(pop)]
+        with m.If(beat_done):
+            m.d.sync += [aw_sent.eq(0), w_sent.eq(0), beat.eq(Mux(pop, 0, beat + 1))]
         with m.Else():
             with m.If(self.aw.valid & self.aw.ready):
                 m.d.sync += aw_sent.eq(1)
             with m.If(self.w.valid & self.w.ready):
-                with m.If(w_last):
-                    m.d.sync += beats_done.eq(1)
-                with m.Else():
-                    m.d.sync += beat.eq(beat + 1)
+                m.d.sync += w_sent.eq(1)
 
         # Responses: every burst gets one B.
         outstanding = Signal(range(257))

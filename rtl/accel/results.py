@@ -143,15 +143,18 @@ class ResultPath(wiring.Component):
         m.d.comb += old_column.eq(old_loop.index["nt"] << (g.log2_cols + 2))
         old_issue = Signal()
         m.d.comb += [
-            self.requests.valid.eq(~old_loop.done & ~self.start & accumulate
+            self.requests.valid.eq(~old_loop.done & ~self.start
                                    & (old_rows.level + old_pending < OLD_ROWS)),
             self.requests.payload.addr.eq(old_row + ((old_column >> g.beat_shift)
                                                       << g.beat_shift)),
             self.requests.payload.len.eq(g.c_row_beats - 1),
             old_issue.eq(self.requests.valid & self.requests.ready),
         ]
-        with m.If(self.start):
+        # Started only for ACCUMULATE: a loop left unfinished would resume with the next
+        # command's descriptor before its start.
+        with m.If(self.start & accumulate):
             old_loop.start()
+        with m.If(self.start):
             m.d.sync += [old_block.eq(d.c_addr), old_row.eq(d.c_addr)]
         with m.Elif(old_issue):
             old_loop.step()
