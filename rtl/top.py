@@ -37,11 +37,12 @@ from .accel.weights import WeightPath
 
 __all__ = ["Accelerator"]
 
-#: AXI IDs of the DMA readers: A panels use 8 so that rows of a panel come back in any
-#: order; weights and old C rows use one each, so that theirs come back in order.
-A_IDS = (0, 8)
-B_IDS = (8, 1)
-C_IDS = (9, 1)
+#: AXI IDs of the DMA readers (first, count, bursts per ID): A panels use 8 IDs so that the
+#: rows of a panel come back in any order; weights and old C rows use one ID each with
+#: several bursts in flight, so that theirs come back in order.
+A_IDS = (0, 8, 1)
+B_IDS = (8, 1, 8)
+C_IDS = (9, 1, 4)
 WRITE_ID = 0
 
 
@@ -126,11 +127,12 @@ class Accelerator(wiring.Component):
 
         # Readers share AR round robin; R goes to the reader owning the ID.
         readers = []
-        for name, (first, count), path in (("a_reader", A_IDS, activations),
+        for name, (first, count, per_id), path in (("a_reader", A_IDS, activations),
                                            ("b_reader", B_IDS, weights),
                                            ("c_reader", C_IDS, results)):
             reader = DMAReader(addr_width=sig.addr_width, data_width=sig.data_width,
                                id_width=sig.id_width, first_id=first, ids=count,
+                               bursts_per_id=per_id,
                                tag_width=len(path.requests.payload.tag))
             m.submodules[name] = reader
             wiring.connect(m, path.requests, reader.requests)

@@ -50,7 +50,8 @@ class DMAReader(wiring.Component):
 
     Each burst takes a free ID, so up to ``ids`` bursts are in flight, possibly on different
     pseudo-channels, and their beats may return out of order across bursts (never within
-    one). With ``ids == 1`` the beats return in request order. A request that crosses a
+    one). Up to ``bursts_per_id`` bursts share an ID, in order; with ``ids == 1`` the beats
+    return in request order. A request that crosses a
     4 KB page goes out as two bursts; its beats keep their index in the request, and only
     the request's final beat has ``last``. A client that cannot take
     beats at any moment must bound its requests by the room it has: ``beats`` has no ready.
@@ -61,6 +62,8 @@ class DMAReader(wiring.Component):
         Of the AXI4 port.
     first_id, ids : int
         The IDs this reader owns.
+    bursts_per_id : int
+        Bursts in flight per ID.
     tag_width : int
         Width of the client's tag.
 
@@ -76,13 +79,16 @@ class DMAReader(wiring.Component):
         No burst in flight.
     """
 
-    def __init__(self, *, addr_width, data_width, id_width, first_id, ids, tag_width):
+    def __init__(self, *, addr_width, data_width, id_width, first_id, ids, tag_width,
+                 bursts_per_id=1):
         with validating(self):
             check_int("id_width", id_width, 1, 16)
             check_int("ids", ids, 1, 16)
+            check_int("bursts_per_id", bursts_per_id, 1, 16)
             check_int("first_id", first_id, 0, (1 << id_width) - ids)
             check_int("tag_width", tag_width, 1, 64)
         self.first_id, self.ids, self.data_width = first_id, ids, data_width
+        self.bursts_per_id = bursts_per_id
         super().__init__({
             "requests": In(stream.Signature(read_request_layout(addr_width, tag_width))),
             "beats": Out(stream.Signature(read_beat_layout(data_width, tag_width),
@@ -96,9 +102,21 @@ class DMAReader(wiring.Component):
         m = Module()
         ids = self.ids
         tag_width = len(self.requests.payload.tag)
-        busy = Signal(ids)
-        tags = Array(Signal(tag_width, name=f"tag{i}") for i in range(ids))
-        counts = Array(Signal(4, name=f"beat{i}") for i in range(ids))
+        depth = self.bursts_per_id
+        # Per ID, the bursts in flight in order: tag, first beat's index in the request, and
+        # whether the burst ends its request.
+        info = data.StructLayout({"tag": tag_width, "base": 4, "final": 1})
+        entries = Array(Array(Signal(info, name=f"id{i}_burst{j}") for j in range(depth))
+                        for i in range(ids))
+        heads = Array(Signal(range(depth), name=f"id{i}_head") for i in range(ids))
+        tails = Array(Signal(range(depth), name=f"id{i}_tail") for i in range(ids))
+        in_flight = [Signal(range(depth + 1), name=f"id{i}_bursts") for i in range(ids)]
+        has_room = Signal(ids)
+        m.d.comb += has_room.eq(Cat(*(count < depth for count in in_flight)))
+        counts = Array(Signal(4, name=f"id{i}_beat") for i in range(ids))
+
+        def advance(pointer):
+            return Mux(pointer == depth - 1, 0, pointer + 1) if depth > 1 else pointer
 
         # A request waits in `pending` and leaves as one burst, or as two where it crosses a
         # 4 KB page (AXI bursts must not); each burst takes a free ID and records the tag,
@@ -109,8 +127,6 @@ class DMAReader(wiring.Component):
         beats_left = Signal(5)
         tag = Signal(tag_width)
         base = Signal(4)
-        bases = Array(Signal(4, name=f"base{i}") for i in range(ids))
-        finals = Array(Signal(name=f"final{i}") for i in range(ids))
         to_page_end = Signal(range(PAGE_BYTES // (self.data_width // 8) + 1))
         burst = Signal(5)
         final = Signal()
@@ -119,10 +135,10 @@ class DMAReader(wiring.Component):
             burst.eq(Mux(beats_left > to_page_end, to_page_end, beats_left)),
             final.eq(burst == beats_left),
         ]
-        free = lowest_set(m, ~busy, range(max(ids, 2)), "free_id")
+        free = lowest_set(m, has_room, range(max(ids, 2)), "free_id")
         issue = Signal()
         m.d.comb += [
-            issue.eq(pending & (~busy).any() & (~self.ar.valid | self.ar.ready)),
+            issue.eq(pending & has_room.any() & (~self.ar.valid | self.ar.ready)),
             self.requests.ready.eq(~pending | (issue & final)),
         ]
         with m.If(issue):
@@ -131,9 +147,10 @@ class DMAReader(wiring.Component):
                 self.ar.payload.id.eq(self.first_id + free),
                 self.ar.payload.addr.eq(addr),
                 self.ar.payload.len.eq(burst - 1),
-                tags[free].eq(tag),
-                bases[free].eq(base),
-                finals[free].eq(final),
+                entries[free][tails[free]].tag.eq(tag),
+                entries[free][tails[free]].base.eq(base),
+                entries[free][tails[free]].final.eq(final),
+                tails[free].eq(advance(tails[free])),
                 addr.eq(addr + (burst << beat_shift)),
                 beats_left.eq(beats_left - burst),
                 base.eq(base + burst),
@@ -154,29 +171,30 @@ class DMAReader(wiring.Component):
         # R: beats of our IDs come out tagged.
         local = Signal(range(max(ids, 2)))
         mine = Signal()
+        head = Signal(info)
+        m.d.comb += head.eq(entries[local][heads[local]])
         m.d.comb += [
             local.eq(self.r.payload.id - self.first_id),
             mine.eq(self.r.valid & (self.r.payload.id >= self.first_id)
                     & (self.r.payload.id < self.first_id + ids)),
             self.beats.valid.eq(mine),
             self.beats.payload.data.eq(self.r.payload.data),
-            self.beats.payload.tag.eq(tags[local]),
-            self.beats.payload.index.eq(bases[local] + counts[local]),
-            self.beats.payload.last.eq(self.r.payload.last & finals[local]),
+            self.beats.payload.tag.eq(head.tag),
+            self.beats.payload.index.eq(head.base + counts[local]),
+            self.beats.payload.last.eq(self.r.payload.last & head.final),
             self.beats.payload.error.eq(self.r.payload.resp != Response.OKAY),
         ]
         with m.If(mine):
             m.d.sync += counts[local].eq(Mux(self.r.payload.last, 0, counts[local] + 1))
+            with m.If(self.r.payload.last):
+                m.d.sync += heads[local].eq(advance(heads[local]))
 
-        taken = Signal(ids)
-        released = Signal(ids)
         for i in range(ids):
-            m.d.comb += [
-                taken[i].eq(issue & (free == i)),
-                released[i].eq(mine & self.r.payload.last & (local == i)),
-            ]
-        m.d.sync += busy.eq((busy | taken) & ~released)
-        m.d.comb += self.idle.eq(~busy.any() & ~self.ar.valid & ~pending)
+            taken = issue & (free == i)
+            released = mine & self.r.payload.last & (local == i)
+            m.d.sync += in_flight[i].eq(in_flight[i] + taken - released)
+        m.d.comb += self.idle.eq(~Cat(*(count != 0 for count in in_flight)).any()
+                                 & ~self.ar.valid & ~pending)
         return m
 
 
