@@ -78,9 +78,12 @@ class Accelerator:
         ``"sim"``: Verilator simulation of the RTL with the memory system.
     waves : bool
         Record a waveform of every run (a separate, slower build).
+    throttle : bool
+        Stall every channel between the accelerator and the memory system in random cycles
+        (a test of the flow control; slower).
     """
 
-    def __init__(self, config=None, *, backend="sim", waves=False):
+    def __init__(self, config=None, *, backend="sim", waves=False, throttle=False):
         config = Config() if config is None else config
         if not isinstance(config, Config):
             raise ValueError(f"config must be an openmxu.Config, not {config!r}")
@@ -96,6 +99,7 @@ class Accelerator:
         self.config = config
         self.backend = backend
         self.waves = waves
+        self.throttle = bool(throttle)
         self.memory_bytes = stored_bytes(config, STORED_ROWS)
         self.last_stats = None
         self.last_run = None
@@ -159,7 +163,8 @@ class Accelerator:
             try:
                 run(accelerator_design(self.config), "sim.accelerator_tb",
                     testcase="run_jobs", waves=self.waves, log_file=str(log),
-                    params={"jobs_file": str(jobs_file), "results_file": str(results_file)},
+                    params={"jobs_file": str(jobs_file), "results_file": str(results_file),
+                            "throttle": self.throttle},
                     test_name=f"run_jobs_{Path(folder).name}")
             except AssertionError as error:
                 tail = log.read_text()[-4000:] if log.exists() else ""

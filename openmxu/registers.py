@@ -64,7 +64,7 @@ DESCRIPTOR = (
     ("quant", "requantization: scale [15:0] (unsigned), shift [21:16] (0 to MAX_SHIFT)"),
 )
 
-MAX_DIMENSION = (1 << 16) - 1
+MAX_DIMENSION = (1 << 20) - 1
 MAX_SCALE = (1 << 16) - 1
 MAX_SHIFT = 47
 

@@ -1,5 +1,5 @@
-"""The whole accelerator as a simulation top: :class:`rtl.top.Accelerator` on port 0 of a
-memory system with timing-checked device models (:class:`sim.memory.MemoryTestbench`), and
+"""The whole accelerator as a simulation top: :class:`rtl.top.Accelerator` on port 0 (through
+a switchable random-stall injector) of a memory system with timing-checked device models (:class:`sim.memory.MemoryTestbench`), and
 port 1 at the top level for the host, which loads A and B and reads C back through it as a
 board's host bridge would.
 """
@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from rtl.accel.registers import RegisterBus
 from rtl.top import Accelerator
+from .axi_throttle import AXIThrottle
 from .memory import MemoryTestbench
 
 __all__ = ["AcceleratorTestbench", "stored_bytes"]
@@ -40,6 +41,9 @@ class AcceleratorTestbench(wiring.Component):
     host : ``In(AXI4Signature(...))``
         The host's memory port.
     irq : ``Out(1)``
+    throttle : ``In(1)``
+        Random stalls on every channel between the accelerator and the memory system
+        (:class:`sim.axi_throttle.AXIThrottle`).
     error, error_channel, error_rule, error_bank, error_cycle : ``Out``
         The device models' first timing violation (:class:`sim.memory.MemoryTestbench`).
     counters : ``Out``
@@ -59,6 +63,7 @@ class AcceleratorTestbench(wiring.Component):
             "bus": In(RegisterBus()),
             "host": In(self._accelerator.axi_signature),
             "irq": Out(1),
+            "throttle": In(1),
             **{name: memory_members[name] for name in (
                 "counters", "error", "error_channel", "error_rule", "error_bank",
                 "error_cycle")},
@@ -76,7 +81,10 @@ class AcceleratorTestbench(wiring.Component):
         m = Module()
         m.submodules.memory = memory = self._memory
         m.submodules.accelerator = accelerator = self._accelerator
-        wiring.connect(m, accelerator.m_axi, memory.s_axi[0])
+        m.submodules.throttle = throttle = AXIThrottle(accelerator.axi_signature)
+        wiring.connect(m, accelerator.m_axi, throttle.s_axi)
+        wiring.connect(m, throttle.m_axi, memory.s_axi[0])
+        m.d.comb += throttle.enable.eq(self.throttle)
         wiring.connect(m, wiring.flipped(self.host), memory.s_axi[1])
         wiring.connect(m, wiring.flipped(self.bus), accelerator.bus)
         m.d.comb += self.irq.eq(accelerator.irq)

@@ -4,7 +4,8 @@
 The host loads memory and reads C back over the ``host`` AXI4 port (16-beat bursts, several
 in flight) and drives the register bus like a board's bridge. Parameters come as JSON in
 ``OPENMXU_TEST_PARAMS``: ``jobs_file`` (a list of batches; a batch is a list of jobs queued
-back to back before waiting) and ``results_file``, where the test writes per job the STATUS
+back to back before waiting), ``throttle`` (random stalls between the accelerator and the
+memory) and ``results_file``, where the test writes per job the STATUS
 fields, the counter deltas and the bytes read back, and the simulation speed.
 """
 
@@ -108,7 +109,8 @@ async def run_jobs(dut):
     params = json.loads(os.environ["OPENMXU_TEST_PARAMS"])
     with open(params["jobs_file"]) as f:
         batches = json.load(f)
-    await reset(dut, ("bus__addr", "bus__w_en", "bus__r_en", "bus__w_data"))
+    await reset(dut, ("bus__addr", "bus__w_en", "bus__r_en", "bus__w_data", "throttle"))
+    dut.throttle.value = int(params.get("throttle", False))
     cocotb.start_soon(MemoryErrorWatch(dut).watch())
     host = AxiManager(dut, "host", dut.clk, max_reads=8, max_writes=8)
     registers = RegisterPort(dut)

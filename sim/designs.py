@@ -53,9 +53,9 @@ def memory_design(timing="hbm2-2000", *, channels=1, ports=1, traffic=False,
                   params=params, memory_init=False)
 
 
-#: Rows per bank the accelerator testbench's device models store (4 MB with HBM2 and four
+#: Rows per bank the accelerator testbench's device models store (8 MB with HBM2 and four
 #: pseudo-channels).
-STORED_ROWS = 64
+STORED_ROWS = 128
 
 
 def accelerator_design(config, *, stored_rows=STORED_ROWS):

@@ -31,8 +31,8 @@ BUILD_DIR = Path(os.environ.get("OPENMXU_BUILD_DIR", Path.cwd() / "build")).reso
 #: The files that decide the generated Verilog (testbenches are not among them, so editing
 #: a testbench never forces a rebuild).
 GATEWARE_SOURCES = ("rtl/**/*.py", "rtl/**/*.vlt", "sim/harness.py", "sim/memory.py",
-                    "sim/accelerator.py", "sim/shared.py", "sim/designs.py",
-                    "openmxu/config.py", "openmxu/dram.py", "openmxu/address_map.py",
+                    "sim/accelerator.py", "sim/axi_throttle.py", "sim/shared.py",
+                    "sim/designs.py", "openmxu/config.py", "openmxu/dram.py", "openmxu/address_map.py",
                     "openmxu/registers.py")
 SIMULATORS = ("verilator", "icarus")
 

@@ -12,8 +12,8 @@ from ..params import check_int
 __all__ = ["Geometry", "descriptor_layout", "plan_layout", "plan", "block_rows", "chunk_tiles",
            "DIM_BITS"]
 
-#: Width of the loop counters and dimensions (``MAX_DIMENSION`` is ``2**16 - 1``).
-DIM_BITS = 16
+#: Width of the loop counters and dimensions (``MAX_DIMENSION`` is ``2**20 - 1``).
+DIM_BITS = 20
 
 
 def descriptor_layout():

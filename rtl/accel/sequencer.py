@@ -26,7 +26,7 @@ from .geometry import descriptor_layout, plan_layout, DIM_BITS
 
 __all__ = ["Sequencer"]
 
-SPAN_BITS = 50
+SPAN_BITS = 56
 
 
 class Sequencer(wiring.Component):
