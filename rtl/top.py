@@ -40,8 +40,8 @@ __all__ = ["Accelerator"]
 #: AXI IDs of the DMA readers (first, count, bursts per ID): A panels use 8 IDs so that the
 #: rows of a panel come back in any order; weights and old C rows use one ID each with
 #: several bursts in flight, so that theirs come back in order.
-A_IDS = (0, 8, 1)
-B_IDS = (8, 1, 8)
+A_IDS = (0, 8, 2)
+B_IDS = (8, 1, 16)
 C_IDS = (9, 1, 4)
 WRITE_ID = 0
 
