@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m openmxu demo
+	$(PY) -m openmxu run --m 128 --k 128 --n 128
 
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup tests
@@ -26,9 +26,11 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist loadgroup -m "not slow" tests
 
 verilog: $(STAMP)
-	$(PY) -m openmxu verilog -o build/verilog/openmxu_array.v
+	$(PY) -m openmxu verilog
+	$(PY) -m openmxu verilog --top array
 
 lint: verilog
+	$(PY) -m openmxu lint build/verilog/openmxu.v
 	$(PY) -m openmxu lint build/verilog/openmxu_array.v
 
 bench: $(STAMP)

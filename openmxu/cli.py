@@ -1,4 +1,5 @@
-"""The ``openmxu`` command line: generate Verilog, lint it, run the demo and the benchmarks."""
+"""The ``openmxu`` command line: generate Verilog, lint it, run matmuls on the simulated RTL,
+run the demo and the benchmarks."""
 
 import argparse
 import sys
@@ -21,20 +22,45 @@ def _config_arguments(parser):
                         help=f"signed operand bits (default {defaults.operand_width})")
     parser.add_argument("--acc-width", type=int, default=defaults.acc_width,
                         help=f"signed accumulator bits (default {defaults.acc_width})")
+    parser.add_argument("--channels", type=int, default=defaults.channels,
+                        help=f"memory pseudo-channels, a power of two (default "
+                             f"{defaults.channels})")
+    parser.add_argument("--preset", default=defaults.memory_preset,
+                        help=f"memory timing preset (default {defaults.memory_preset})")
+    parser.add_argument("--block-m", type=int, default=defaults.block_m,
+                        help=f"rows of A per block (default {defaults.block_m})")
+    parser.add_argument("--block-k", type=int, default=defaults.block_k,
+                        help=f"K elements per A panel row (default {defaults.block_k})")
 
 
 def _config(args):
     return Config(rows=args.rows, cols=args.cols, dataflow=args.dataflow,
-                  operand_width=args.operand_width, acc_width=args.acc_width)
+                  operand_width=args.operand_width, acc_width=args.acc_width,
+                  channels=args.channels, memory_preset=args.preset, block_m=args.block_m,
+                  block_k=args.block_k)
 
 
 def _verilog(args):
     from rtl.systolic import build_array
+    from rtl.top import Accelerator
     from sim.runner import write_verilog
     config = _config(args)
-    path = write_verilog(build_array(config), args.output, name=args.name,
-                         description=config.describe())
-    print(f"wrote {path} ({config.dataflow} {config.rows}x{config.cols} array)")
+    if args.top == "array":
+        top, what = build_array(config), f"{config.dataflow} {config.rows}x{config.cols} array"
+    else:
+        top = Accelerator(config)
+        what = (f"accelerator: {config.rows}x{config.cols} array, {config.channels} "
+                f"pseudo-channels ({config.memory_preset})")
+    name = args.name or ("openmxu_array" if args.top == "array" else "openmxu")
+    output = args.output or f"build/verilog/{name}.v"
+    path = write_verilog(top, output, name=name, description=config.describe())
+    print(f"wrote {path} ({what})")
+
+
+def _run(args):
+    from .run import run
+    return run(_config(args), m=args.m, k=args.k, n=args.n, seed=args.seed, out=args.out,
+               scale=args.scale, shift=args.shift, relu=args.relu, waves=args.waves)
 
 
 def _lint(args):
@@ -55,6 +81,9 @@ def _bench(args):
         status |= bench(Path(args.output_dir), quick=args.quick)
     if args.only in (None, "memory"):
         status |= memory_bench(Path(args.output_dir), quick=args.quick)
+    if args.only in (None, "system"):
+        from .system_bench import bench_system
+        bench_system(Path(args.output_dir), quick=args.quick)
     return status
 
 
@@ -62,12 +91,32 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="openmxu", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    verilog = commands.add_parser("verilog", help="write the array's Verilog for a configuration")
+    verilog = commands.add_parser(
+        "verilog", help="write the accelerator's (or the bare array's) Verilog")
     _config_arguments(verilog)
-    verilog.add_argument("-o", "--output", default="build/verilog/openmxu_array.v",
-                         help="output file (default build/verilog/openmxu_array.v)")
-    verilog.add_argument("--name", default="openmxu_array", help="top module name")
+    verilog.add_argument("--top", choices=("accelerator", "array"), default="accelerator",
+                         help="the whole accelerator (rtl/top.py, default) or the array only")
+    verilog.add_argument("-o", "--output",
+                         help="output file (default build/verilog/<name>.v)")
+    verilog.add_argument("--name", help="top module name (default openmxu, or openmxu_array)")
     verilog.set_defaults(handler=_verilog)
+
+    run = commands.add_parser(
+        "run", help="a random matmul on the accelerator's RTL with the memory system, "
+                    "checked against numpy")
+    _config_arguments(run)
+    run.add_argument("--m", type=int, default=128)
+    run.add_argument("--k", type=int, default=128)
+    run.add_argument("--n", type=int, default=128)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--out", choices=("int32", "int8"), default="int32",
+                     help="output: int32 sums or requantized int8 (default int32)")
+    run.add_argument("--scale", type=int, default=1, help="int8 requantization scale")
+    run.add_argument("--shift", type=int, default=8, help="int8 requantization shift")
+    run.add_argument("--relu", action="store_true", help="clamp negative results to 0")
+    run.add_argument("--waves", action="store_true",
+                     help="record a waveform (a separate, slower build)")
+    run.set_defaults(handler=_run)
 
     lint = commands.add_parser("lint", help="verilator --lint-only -Wall with openmxu's waivers")
     lint.add_argument("file", help="Verilog file written by `openmxu verilog`")
@@ -85,8 +134,9 @@ def main(argv=None):
         "bench", help="measure array utilization, memory bandwidth and simulation speed")
     bench.add_argument("--output-dir", default="build/bench")
     bench.add_argument("--quick", action="store_true", help="only the smallest runs")
-    bench.add_argument("--only", choices=("array", "memory"),
-                       help="run only the array or only the memory-system benchmark")
+    bench.add_argument("--only", choices=("array", "memory", "system"),
+                       help="run only the array, the memory-system or the whole-system "
+                            "benchmark")
     bench.set_defaults(handler=_bench)
 
     args = parser.parse_args(argv)

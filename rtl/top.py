@@ -181,7 +181,6 @@ class Accelerator(wiring.Component):
             axi.wvalid.eq(writer.w.valid),
             writer.w.ready.eq(axi.wready),
             writer.b.valid.eq(axi.bvalid),
-            writer.b.payload.id.eq(axi.bid),
             writer.b.payload.resp.eq(axi.bresp),
             axi.bready.eq(writer.b.ready),
             writer.clear.eq(sequencer.start),

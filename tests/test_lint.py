@@ -39,6 +39,13 @@ def _traffic():
     return TrafficGenerator(addr_width=28, data_width=256, id_width=4)
 
 
+def _accelerator(**options):
+    def factory():
+        from rtl.top import Accelerator
+        return Accelerator(Config(**options))
+    return factory
+
+
 DESIGNS = {
     "array_ws_8x8": _array(8, 8, "ws"),
     "array_os_8x8": _array(8, 8, "os"),
@@ -50,6 +57,9 @@ DESIGNS = {
     "memory_system_2ch_2p": _system,
     "port_one_slot": _port,
     "traffic_generator": _traffic,
+    "accelerator_8x8": _accelerator(),
+    "accelerator_4x16_2ch": _accelerator(rows=4, cols=16, channels=2, block_m=16,
+                                         block_k=64),
 }
 
 

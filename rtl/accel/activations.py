@@ -1,7 +1,8 @@
 """The A side: panels of A loaded from memory into a double-buffered scratchpad and
 streamed into the array as activation vectors.
 
-A panel is ``block_m`` rows of A by ``block_k`` elements of K (one burst per row). The
+A panel is ``block_m`` rows of A by ``block_k`` elements of K (one burst per row, requested
+from the panel's four quarters in turn so that the reads spread over the pseudo-channels). The
 tiling order is ``for mt (M blocks): for nt (N tiles): for kc (K chunks): for kt (weight
 tiles of the chunk): for r (rows of the block)``; the streamer sends row ``r``'s ``rows``
 elements of tile ``kt`` as one activation vector. When K fits one chunk, a block's panel
@@ -9,7 +10,7 @@ serves every N tile and is loaded once; otherwise it is reloaded per N tile. Whi
 streamer works on one buffer the loader fills the other.
 """
 
-from amaranth import Module, Signal, Mux, Cat, Const
+from amaranth import Module, Signal, Mux, Cat, Const, Array
 from amaranth.lib import wiring, memory, stream, data
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -87,13 +88,9 @@ class ActivationPath(wiring.Component):
         visit = LoopNest(m, "load", [("mt", plan.m_blocks), ("nt", plan.n_tiles),
                                      ("kc", plan.k_chunks)])
         load_buffer = Signal()
-        row = Signal(DIM_BITS)
-        rows_here = Signal(DIM_BITS + 1)
+        rows_here = Signal(DIM_BITS)
         m.d.comb += rows_here.eq(block_rows(g, plan, visit))
         block_base = Signal(32)
-        row_addr = Signal(32)
-        row_tag = Signal(self.tag_width)
-        issuing = Signal()
         beats = Signal(5)
         m.d.comb += beats.eq(Mux(visit.index["kc"] == plan.k_chunks - 1, plan.k_last_beats,
                                  g.panel_words))
@@ -101,38 +98,65 @@ class ActivationPath(wiring.Component):
         requested = Signal(2)
         pending = [Signal(range(g.panel_depth + 1), name=f"pending{b}") for b in range(2)]
 
+        # Rows are requested from four quarters of the panel in turn (rows 0, q, 2q, 3q, 1,
+        # q + 1, ...), so that a panel spanning several pseudo-channels keeps them all busy.
+        quarter = Signal(range(g.block_m // 4 + 1))
+        m.d.comb += quarter.eq((rows_here + 3) >> 2)
+        preparing = Signal()
+        issuing = Signal()
+        panel_start = Signal(32)
+        lane_step = Signal(32)
+        lane_addr = Array(Signal(32, name=f"lane{l}_addr") for l in range(4))
+        step = Signal(DIM_BITS + 2)
+        lane = Signal(2)
+        row = Signal(DIM_BITS + 2)
+        m.d.comb += [lane.eq(step[:2]), row.eq(lane * quarter + (step >> 2))]
+
         with m.If(self.start):
             visit.start()
-            m.d.sync += [block_base.eq(d.a_addr), load_buffer.eq(0), issuing.eq(0)]
-        with m.Elif(~visit.done & ~issuing):
+            m.d.sync += [block_base.eq(d.a_addr), load_buffer.eq(0), issuing.eq(0),
+                         preparing.eq(0)]
+        with m.Elif(~visit.done & ~issuing & ~preparing):
             with m.If(~reloads(visit)):
                 visit.step()
             with m.Elif(~full.bit_select(load_buffer, 1)
                         & ~requested.bit_select(load_buffer, 1)):
                 m.d.sync += [
-                    issuing.eq(1), row.eq(0),
-                    row_addr.eq(block_base + (visit.index["kc"] << g.log2_block_k)),
-                    row_tag.eq(load_buffer * g.panel_depth),
+                    preparing.eq(1),
+                    panel_start.eq(block_base + (visit.index["kc"] << g.log2_block_k)),
+                    lane_step.eq(quarter * d.a_stride),
                 ]
+        with m.Elif(preparing):
+            m.d.sync += [preparing.eq(0), issuing.eq(1), step.eq(0)]
+            for l in range(4):
+                m.d.sync += lane_addr[l].eq(panel_start + l * lane_step)
+
+        row_exists = Signal()
         m.d.comb += [
-            self.requests.valid.eq(issuing),
-            self.requests.payload.addr.eq(row_addr),
+            row_exists.eq(row < rows_here),
+            self.requests.valid.eq(issuing & row_exists),
+            self.requests.payload.addr.eq(lane_addr[lane]),
             self.requests.payload.len.eq(beats - 1),
-            self.requests.payload.tag.eq(row_tag),
+            self.requests.payload.tag.eq((load_buffer * g.panel_depth)
+                                         + (row << (g.panel_words.bit_length() - 1))),
         ]
         issued = Signal()
-        last_row = Signal()
-        m.d.comb += [issued.eq(self.requests.valid & self.requests.ready),
-                     last_row.eq(row == rows_here - 1)]
-        with m.If(issued):
-            m.d.sync += [row.eq(row + 1), row_addr.eq(row_addr + d.a_stride),
-                         row_tag.eq(row_tag + g.panel_words)]
-            with m.If(last_row):
+        advance = Signal()
+        last_step = Signal()
+        m.d.comb += [
+            issued.eq(self.requests.valid & self.requests.ready),
+            advance.eq(issuing & (~row_exists | self.requests.ready)),
+            last_step.eq(step == (quarter << 2) - 1),
+        ]
+        with m.If(advance):
+            m.d.sync += [step.eq(step + 1), lane_addr[lane].eq(lane_addr[lane] + d.a_stride)]
+            with m.If(last_step):
                 m.d.sync += [issuing.eq(0), load_buffer.eq(~load_buffer)]
                 visit.step()
         # The next M block starts block_m rows further on.
         with m.If(~self.start & ~visit.done & visit.is_last("nt", "kc")
-                  & ((issued & last_row) | (~issuing & ~reloads(visit)))):
+                  & ((advance & last_step)
+                     | (~issuing & ~preparing & ~reloads(visit)))):
             m.d.sync += block_base.eq(block_base + (d.a_stride << g.log2_block_m))
 
         # Beats land at their tag plus their index; a buffer is full once it has every beat.
@@ -147,7 +171,7 @@ class ActivationPath(wiring.Component):
             add = Mux(issued & (load_buffer == b), beats, 0)
             sub = self.beats.valid & (beat_buffer == b)
             m.d.sync += pending[b].eq(pending[b] + add - sub)
-            with m.If(issued & last_row & (load_buffer == b)):
+            with m.If(advance & last_step & (load_buffer == b)):
                 m.d.sync += requested[b].eq(1)
             with m.Elif(requested[b] & (pending[b] == 0)):
                 m.d.sync += requested[b].eq(0)

@@ -175,8 +175,7 @@ class DMAReader(wiring.Component):
         m.d.comb += head.eq(entries[local][heads[local]])
         m.d.comb += [
             local.eq(self.r.payload.id - self.first_id),
-            mine.eq(self.r.valid & (self.r.payload.id >= self.first_id)
-                    & (self.r.payload.id < self.first_id + ids)),
+            mine.eq(self.r.valid & _in_range(self.r.payload.id, self.first_id, ids)),
             self.beats.valid.eq(mine),
             self.beats.payload.data.eq(self.r.payload.data),
             self.beats.payload.tag.eq(head.tag),
@@ -196,6 +195,13 @@ class DMAReader(wiring.Component):
         m.d.comb += self.idle.eq(~Cat(*(count != 0 for count in in_flight)).any()
                                  & ~self.ar.valid & ~pending)
         return m
+
+
+def _in_range(value, first, count):
+    """``first <= value < first + count``, without comparisons that are always true."""
+    above = value >= first if first > 0 else 1
+    below = value < first + count if first + count < 1 << len(value) else 1
+    return above & below
 
 
 def write_row_layout(addr_width, row_bits):
@@ -226,9 +232,10 @@ class DMAWriter(wiring.Component):
     Members
     -------
     rows : ``In(stream.Signature(write_row_layout))``
-    aw : ``Out(stream.Signature(ar_layout))``
+    aw : ``Out(stream.Signature({"addr", "len"}))``
+        Write addresses; the AXI ID is the port owner's choice.
     w : ``Out(stream.Signature({"data", "strb", "last"}))``
-    b : ``In(stream.Signature({"id", "resp"}))``
+    b : ``In(stream.Signature({"resp"}))``
     idle, error : ``Out(1)``
     clear : ``In(1)``
     """
@@ -242,10 +249,10 @@ class DMAWriter(wiring.Component):
         self.data_width, self.row_bits, self.depth = data_width, row_bits, depth
         super().__init__({
             "rows": In(stream.Signature(write_row_layout(addr_width, row_bits))),
-            "aw": Out(stream.Signature(ar_layout(addr_width, id_width))),
+            "aw": Out(stream.Signature(data.StructLayout({"addr": addr_width, "len": 4}))),
             "w": Out(stream.Signature(data.StructLayout({
                 "data": data_width, "strb": data_width // 8, "last": 1}))),
-            "b": In(stream.Signature(data.StructLayout({"id": id_width, "resp": Response}))),
+            "b": In(stream.Signature(data.StructLayout({"resp": Response}))),
             "idle": Out(1),
             "error": Out(1),
             "clear": In(1),

@@ -25,7 +25,7 @@ class LoopNest:
         self.limit = {}
         self.last = {}
         for axis, limit in axes:
-            self.limit[axis] = wire = Signal(DIM_BITS + 1, name=f"{name}_{axis}_limit")
+            self.limit[axis] = wire = Signal(DIM_BITS, name=f"{name}_{axis}_limit")
             m.d.comb += wire.eq(limit(self) if callable(limit) else limit)
             self.last[axis] = last = Signal(name=f"{name}_{axis}_last")
             m.d.comb += last.eq(self.index[axis] == wire - 1)

@@ -264,7 +264,7 @@ class ResultPath(wiring.Component):
                 words[lane].eq(Mux(relu & (kept[lane] < 0), 0, kept[lane])),
             ]
         stage = place[PIPELINE - 1]
-        row = Signal(write_row_layout(g.addr_width, g.row_bits))
+        row = data.View(write_row_layout(g.addr_width, g.row_bits), output.w_data)
         n_left = Signal(DIM_BITS + 1)
         m.d.comb += n_left.eq(d.n - (stage.nt << g.log2_cols))
         lane_on = Signal(cols)
@@ -291,7 +291,6 @@ class ResultPath(wiring.Component):
                     Cat(*(lane_on[lane].replicate(4) for lane in range(cols)))),
             ]
         m.d.comb += [
-            output.w_data.eq(row),
             output.w_en.eq(valid[PIPELINE - 1]),
             self.rows.valid.eq(output.r_rdy),
             self.rows.payload.eq(output.r_data),

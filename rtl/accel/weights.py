@@ -75,12 +75,11 @@ class WeightPath(wiring.Component):
         zero = Signal()
         n_left = Signal(DIM_BITS + 1)
         m.d.comb += [zero.eq(k >= d.k), n_left.eq(d.n - column)]
-        entry = Signal(meta_layout)
+        entry = data.View(meta_layout, meta.w_data)
         m.d.comb += [
             entry.zero.eq(zero),
             entry.group.eq((column >> g.log2_cols) & (groups - 1)),
             entry.lanes.eq(Mux(n_left >= g.cols, g.cols, n_left)),
-            meta.w_data.eq(entry),
             self.requests.valid.eq(~loop.done & ~self.start & ~zero & meta.w_rdy),
             self.requests.payload.addr.eq(row_addr
                                           + ((column >> g.beat_shift) << g.beat_shift)),
