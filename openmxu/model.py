@@ -31,9 +31,17 @@ READ_OVERHEAD = 2
 #: Output stage: accumulator read, add, scale, round (one row per cycle).
 OUTPUT_STAGES = 4
 #: Weight rows the weight reader keeps in flight (bursts per ID of its one ID).
-WEIGHT_READS_IN_FLIGHT = 8
-#: A-panel row bursts in flight (the A reader's IDs).
-PANEL_READS_IN_FLIGHT = 8
+WEIGHT_READS_IN_FLIGHT = 16
+#: A-panel row bursts in flight (the port's read slots).
+PANEL_READS_IN_FLIGHT = 16
+#: From a vector's entry to its result in the accumulator bank, beyond the array's
+#: ``rows + cols``: result FIFO and the read-modify-write.
+ARRAY_TO_BANK = 3
+#: From the last write beat to its response and the end of the command.
+WRITE_RESPONSE_CYCLES = 8
+#: Cycles the weight reader runs ahead of the array's free weight buffer (its FIFOs hold
+#: two tiles).
+WEIGHT_LOOKAHEAD = 64
 
 
 @dataclass(frozen=True)
@@ -67,12 +75,17 @@ class Prediction:
 
 
 class PerformanceModel:
-    """Predicts the accelerator's cycles for ``config`` (see the module documentation)."""
+    """Predicts the accelerator's cycles for ``config`` (see the module documentation).
+
+    Matrices are placed as :func:`openmxu.driver.plan_matmul` places them, so the model
+    knows which pseudo-channel and bank group every read goes to.
+    """
 
     def __init__(self, config=None):
         self.config = config = Config() if config is None else config
         timing = config.address_map.timing
         self.timing = timing
+        self.address_map = config.address_map
         self.beat_bytes = timing.burst_bytes
         # Unloaded read latencies of the memory system (see MemorySystem.read_latency).
         from rtl.mem.controller import ChannelController
@@ -82,32 +95,78 @@ class PerformanceModel:
         overhead = controller.read_overhead + REQUEST_DELAY + RESPONSE_DELAY + READ_OVERHEAD
         self.row_hit_latency = timing.cl + overhead
         self.row_miss_latency = timing.row_miss_read_latency + overhead
-        # One pseudo-channel moves a beat every burst_cycles.
-        self.channel_beats_per_cycle = 1 / timing.burst_cycles
+        self.closed_bank_latency = timing.trcd_rd + timing.cl + overhead
         self.peak_bytes_per_cycle = config.channels * timing.burst_bytes / timing.burst_cycles
 
     def __repr__(self):
         return f"PerformanceModel({self.config!r})"
 
-    def _panel_cycles(self, rows, beats):
-        """Cycles to load a panel of ``rows`` bursts of ``beats``: reads in flight over the
-        latency, or the channel's beat rate, whichever is slower."""
-        latency = self.row_miss_latency
-        per_row_in_flight = latency / PANEL_READS_IN_FLIGHT
-        per_row_channel = beats / self.channel_beats_per_cycle
-        return latency + rows * max(per_row_in_flight, per_row_channel)
+    def _beat_cycles(self, addresses):
+        """Cycles the pseudo-channels need for reads of one beat at ``addresses``: per
+        channel a beat every ``tccd_s`` cycles, and every ``tccd_l`` within a bank group."""
+        t = self.timing
+        per_channel, per_group = {}, {}
+        for address in addresses:
+            fields = self.address_map.decode(address)
+            channel = fields["channel"]
+            group = (channel, fields["bank_group"])
+            per_channel[channel] = per_channel.get(channel, 0) + 1
+            per_group[group] = per_group.get(group, 0) + 1
+        # Reads under one ID return in order, so a tile's rows in one bank group are spaced
+        # by tccd_l even when they are in different pseudo-channels.
+        groups = {}
+        for (channel, group), count in per_group.items():
+            groups[group] = groups.get(group, 0) + count
+        return max(max(per_channel.values()) * max(t.tccd_s, t.burst_cycles),
+                   max(groups.values()) * t.tccd_l)
 
-    def _weight_tile_cycles(self):
-        cfg = self.config
-        return cfg.rows * self.row_hit_latency / WEIGHT_READS_IN_FLIGHT
+    def _panel_cycles(self, a_addr, a_stride, first_row, rows, column, beats):
+        """Cycles to load a panel: its beats over the channels they fall in, the port's one
+        beat per cycle, or the reads in flight over the latency, whichever is slowest."""
+        addresses = [a_addr + (first_row + r) * a_stride + column + b * self.beat_bytes
+                     for r in range(rows) for b in range(beats)]
+        in_flight = rows * self.row_miss_latency / PANEL_READS_IN_FLIGHT
+        return max(self._beat_cycles(addresses), rows * beats, in_flight)
+
+    def _weight_tile_cycles(self, b_addr, b_stride, k0, rows_valid, column):
+        addresses = [b_addr + (k0 + r) * b_stride + column for r in range(rows_valid)]
+        if not addresses:
+            return 0
+        in_flight = rows_valid * self.row_hit_latency / WEIGHT_READS_IN_FLIGHT
+        return max(self._beat_cycles(addresses), in_flight)
+
+    def _write_cycles(self, addresses):
+        """Cycles to write one beat at each of ``addresses``: the port takes a beat per cycle,
+        and each pseudo-channel one every ``burst_cycles``."""
+        per_channel = {}
+        for address in addresses:
+            channel = self.address_map.decode(address)["channel"]
+            per_channel[channel] = per_channel.get(channel, 0) + 1
+        return max(len(addresses), max(per_channel.values()) * self.timing.burst_cycles)
 
     def predict(self, m, k, n):
+        """The :class:`Prediction` for an ``m`` x ``k`` x ``n`` int32 matmul laid out by the
+        driver.
+
+        The schedule is computed tile by tile: a tile's activations start when the previous
+        tile's have entered, its weights are in the array (fetched after the tile two back
+        freed its weight buffer), its panel is loaded and its accumulator bank is free; a
+        block's drain starts when its last result is in and the previous drain is done.
+        """
+        import numpy as np
+        from .driver import plan_matmul
+        from .registers import DESCRIPTOR, DESCRIPTOR_BASE
         cfg = self.config
         beat = self.beat_bytes
+        job = plan_matmul(cfg, np.zeros((m, k), dtype=np.int64),
+                          np.zeros((k, n), dtype=np.int64))
+        names = [name for name, _ in DESCRIPTOR]
+        d = {names[index - DESCRIPTOR_BASE]: value for index, value in job.registers}
         m_blocks = -(-m // cfg.block_m)
         n_tiles = -(-n // cfg.cols)
         k_chunks = -(-k // cfg.block_k)
-        weight_tile = self._weight_tile_cycles()
+        c_beats = max(1, 4 * cfg.cols // beat)
+        latency = cfg.rows + cfg.cols + ARRAY_TO_BANK
 
         def block_rows(mt):
             return cfg.block_m if mt < m_blocks - 1 else m - (m_blocks - 1) * cfg.block_m
@@ -117,40 +176,100 @@ class PerformanceModel:
             elements = cfg.block_k if kc < k_chunks - 1 else k - (k_chunks - 1) * cfg.block_k
             return -(-elements // cfg.rows), -(-elements // beat)
 
-        visits = []          # (compute cycles, panel load cycles or 0 when reused)
+        cache = {}
+
+        def weight_fetch(nt, k0):
+            column = (nt * cfg.cols) // beat * beat
+            valid = min(cfg.rows, k - k0)
+            key = ("w", column, k0)
+            if key not in cache:
+                cache[key] = self._weight_tile_cycles(d["b_addr"], d["b_stride"], k0, valid,
+                                                      column)
+            return cache[key]
+
+        def panel_load(mt, kc):
+            key = ("a", mt, kc)
+            if key not in cache:
+                cache[key] = self.row_miss_latency + self._panel_cycles(
+                    d["a_addr"], d["a_stride"], mt * cfg.block_m, block_rows(mt),
+                    kc * cfg.block_k, chunk(kc)[1])
+            return cache[key]
+
+        def drain(mt, nt):
+            key = ("c", mt, nt)
+            if key not in cache:
+                column = nt * cfg.cols * 4 // beat * beat
+                addresses = [d["c_addr"] + (mt * cfg.block_m + r) * d["c_stride"] + column
+                             + i * beat for r in range(block_rows(mt)) for i in range(c_beats)]
+                cache[key] = self._write_cycles(addresses)
+            return cache[key]
+
+        t0 = START_CYCLES
+        # Visits in order, with their panel load: the loader fills a buffer once the visit
+        # two back has released it, and one panel at a time.
+        tile_ends = []               # when each tile's last vector entered the array
+        compute_cycles = 0
+        panel_ready = {}
+        loader_free = t0
+        released = [t0, t0]          # when each panel buffer was last released
+        visit_index = 0
+        weight_done = t0
+        weight_free = [t0, t0]       # the array's two weight buffers
+        drain_done = t0
+        bank_free = [t0, t0]
+        drains = []
+        previous_end = t0
+        block = 0
         for mt in range(m_blocks):
             rows = block_rows(mt)
             for nt in range(n_tiles):
+                block_start_allowed = bank_free[block % 2] - latency
                 for kc in range(k_chunks):
-                    tiles, beats = chunk(kc)
-                    compute = tiles * max(rows, cfg.rows, weight_tile)
-                    load = self._panel_cycles(rows, beats) if (k_chunks > 1 or nt == 0) else 0
-                    visits.append((compute, load))
-        start = START_CYCLES + visits[0][1]
-        total = start
-        load_stall = 0
-        for index, (compute, _) in enumerate(visits):
-            next_load = visits[index + 1][1] if index + 1 < len(visits) else 0
-            total += max(compute, next_load)
-            load_stall += max(0, next_load - compute)
-        last_rows = block_rows(m_blocks - 1)
-        c_beats = max(1, 4 * cfg.cols // beat)
-        tail = (cfg.rows + cfg.cols + 2 + OUTPUT_STAGES + last_rows * c_beats
-                + self.row_hit_latency)
-        total += tail
-        compute_cycles = sum(compute for compute, _ in visits)
+                    tiles, _ = chunk(kc)
+                    buffer = visit_index % 2
+                    if k_chunks > 1 or nt == 0:
+                        begin = max(loader_free, released[buffer])
+                        ready = begin + panel_load(mt, kc)
+                        loader_free = ready
+                    visit_ready = ready
+                    for kt in range(tiles):
+                        k0 = kc * cfg.block_k + kt * cfg.rows
+                        slot = len(tile_ends) % 2
+                        fetched = max(weight_done, weight_free[slot] - WEIGHT_LOOKAHEAD) \
+                            + weight_fetch(nt, k0)
+                        weight_done = fetched
+                        loaded = max(fetched, weight_free[slot]) + cfg.rows
+                        start = max(previous_end, visit_ready, loaded - cfg.rows,
+                                    block_start_allowed if kt == 0 and kc == 0 else 0)
+                        end = start + max(rows, 1)
+                        weight_free[slot] = end
+                        tile_ends.append(end)
+                        previous_end = end
+                        compute_cycles += rows
+                    released[buffer] = previous_end if (k_chunks > 1 or nt == n_tiles - 1) \
+                        else released[buffer]
+                    visit_index += 1
+                # The block's results are all in `latency` after its last vector.
+                drain_start = max(previous_end + latency, drain_done)
+                drain_done = drain_start + OUTPUT_STAGES + drain(mt, nt)
+                bank_free[block % 2] = drain_start + rows
+                drains.append(drain_done)
+                block += 1
+        total = drain_done + WRITE_RESPONSE_CYCLES
+        start_cycles = tile_ends[0] - max(block_rows(0), 1)
+        tail = total - previous_end
 
         a_bytes = sum(block_rows(mt) * chunk(kc)[1] * beat
                       for mt in range(m_blocks) for nt in range(n_tiles)
                       for kc in range(k_chunks) if k_chunks > 1 or nt == 0)
         b_bytes = m_blocks * n_tiles * k * beat          # one beat per weight row
-        c_beats_total = m * n_tiles * c_beats
-        bytes_written = c_beats_total * beat
+        bytes_written = m * n_tiles * c_beats * beat
         bytes_read = a_bytes + b_bytes
         memory_bound = int((bytes_read + bytes_written) / self.peak_bytes_per_cycle)
         return Prediction(
             m=m, k=k, n=n, cycles=int(round(total)), compute_cycles=int(compute_cycles),
-            ideal_cycles=int(m * k * n / cfg.macs), start_cycles=int(round(start)),
-            tail_cycles=int(round(tail)), load_stall_cycles=int(round(load_stall)),
+            ideal_cycles=int(m * k * n / cfg.macs), start_cycles=int(round(start_cycles)),
+            tail_cycles=int(round(tail)),
+            load_stall_cycles=int(round(total - tail - start_cycles - compute_cycles)),
             bytes_read=int(bytes_read), bytes_written=int(bytes_written),
             memory_bound_cycles=memory_bound)
