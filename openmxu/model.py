@@ -132,7 +132,9 @@ class PerformanceModel:
         addresses = [b_addr + (k0 + r) * b_stride + column for r in range(rows_valid)]
         if not addresses:
             return 0
-        in_flight = rows_valid * self.row_hit_latency / WEIGHT_READS_IN_FLIGHT
+        # Weight rows of consecutive tiles revisit B's rows in another column, after the
+        # bank has moved on: count them as row misses.
+        in_flight = rows_valid * self.row_miss_latency / WEIGHT_READS_IN_FLIGHT
         return max(self._beat_cycles(addresses), in_flight)
 
     def _write_cycles(self, addresses):
