@@ -11,8 +11,6 @@ import tempfile
 from dataclasses import dataclass, asdict
 from pathlib import Path
 
-import numpy as np
-
 from .config import Config
 from .driver import plan_matmul, job_to_json
 from .registers import ErrorCode

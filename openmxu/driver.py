@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .golden import _check_operand, ROUNDING, OUTPUTS
-from .registers import (DESCRIPTOR, DESCRIPTOR_BASE, Flags, Reg, MAX_DIMENSION, MAX_SCALE,
+from .registers import (DESCRIPTOR, DESCRIPTOR_BASE, Flags, MAX_DIMENSION, MAX_SCALE,
                         MAX_SHIFT, COUNTERS)
 
 __all__ = ["MatmulJob", "plan_matmul", "descriptor_registers", "GUARD_BYTES", "GUARD_FILL",

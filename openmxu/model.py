@@ -211,7 +211,6 @@ class PerformanceModel:
         # two back has released it, and one panel at a time.
         tile_ends = []               # when each tile's last vector entered the array
         compute_cycles = 0
-        panel_ready = {}
         loader_free = t0
         released = [t0, t0]          # when each panel buffer was last released
         visit_index = 0
@@ -219,7 +218,6 @@ class PerformanceModel:
         weight_free = [t0, t0]       # the array's two weight buffers
         drain_done = t0
         bank_free = [t0, t0]
-        drains = []
         previous_end = t0
         block = 0
         for mt in range(m_blocks):
@@ -255,7 +253,6 @@ class PerformanceModel:
                 drain_start = max(previous_end + latency, drain_done)
                 drain_done = drain_start + OUTPUT_STAGES + drain(mt, nt)
                 bank_free[block % 2] = drain_start + rows
-                drains.append(drain_done)
                 block += 1
         total = drain_done + WRITE_RESPONSE_CYCLES
         start_cycles = tile_ends[0] - max(block_rows(0), 1)

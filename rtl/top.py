@@ -17,14 +17,13 @@ register map in :mod:`openmxu.registers`.
 """
 
 from amaranth import Module, Signal, Cat
-from amaranth.lib import wiring, data
+from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from openmxu.address_map import AddressMap
 from openmxu.registers import COUNTERS
 from .mem.axi import AXI4Signature, Burst
 from .mem.interconnect import round_robin
-from .mem.bits import onehot_index
 from .params import check_int, validating
 from .systolic import build_array
 from .accel.activations import ActivationPath

@@ -14,7 +14,7 @@ import os
 import time
 
 import cocotb
-from cocotb.triggers import FallingEdge, RisingEdge, ReadOnly, First, Timer
+from cocotb.triggers import FallingEdge
 from cocotb.utils import get_sim_time
 
 from openmxu.registers import Reg, COUNTERS, counter_index, STATUS_BUSY, STATUS_DONE, MAGIC

@@ -464,7 +464,6 @@ def _bad_descriptors(job, memory_bytes):
     reg = {name: _register(job, name) for name in FIELDS}
     a_addr, b_addr, c_addr = reg["a_addr"], reg["b_addr"], reg["c_addr"]
     m, k, n = reg["m"], reg["k"], reg["n"]
-    a_span = (m - 1) * reg["a_stride"] + _round_up(k)
     b_span = (k - 1) * reg["b_stride"] + _round_up(n)
     c_span = (m - 1) * reg["c_stride"] + _round_up(4 * n)
     int8 = reg["flags"] | Flags.INT8

@@ -10,14 +10,13 @@ serves every N tile and is loaded once; otherwise it is reloaded per N tile. Whi
 streamer works on one buffer the loader fills the other.
 """
 
-from amaranth import Module, Signal, Mux, Cat, Const, Array
-from amaranth.lib import wiring, memory, stream, data
+from amaranth import Module, Signal, Mux, Array
+from amaranth.lib import wiring, memory, stream
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
 from rtl.systolic.layouts import activation_beat
-from .dma import read_request_layout, read_beat_layout
-from .geometry import descriptor_layout, plan_layout, block_rows, chunk_tiles, DIM_BITS
+from .geometry import path_members, block_rows, chunk_tiles, DIM_BITS
 from .loops import LoopNest
 
 __all__ = ["ActivationPath"]
@@ -34,17 +33,12 @@ class ActivationPath(wiring.Component):
 
     Members
     -------
-    start : ``In(1)``
-        Begin a command: ``descriptor`` and ``plan`` hold still until it finishes.
-    descriptor : ``In(descriptor_layout())``
-    plan : ``In(plan_layout())``
-    requests : ``Out(stream.Signature(read_request_layout))``
-        Panel rows to read (towards a :class:`~rtl.accel.dma.DMAReader`).
-    beats : ``In(stream.Signature(read_beat_layout, always_ready=True))``
+    start, descriptor, plan, requests, beats, done
+        As for every path (:func:`~rtl.accel.geometry.path_members`): ``requests`` are panel
+        rows, tagged with their first scratchpad word; ``done`` once every vector of the
+        command has been sent.
     activations : ``Out(stream.Signature(activation_beat))``
         Towards the array; ``last`` ends each weight tile.
-    done : ``Out(1)``
-        Every vector of the command has been sent (high while idle).
     waiting : ``Out(1)``
         The streamer has work but its panel is still loading.
     """
@@ -53,16 +47,9 @@ class ActivationPath(wiring.Component):
         g = self.geometry = geometry
         self.tag_width = (2 * g.panel_depth - 1).bit_length()
         super().__init__({
-            "start": In(1),
-            "descriptor": In(descriptor_layout()),
-            "plan": In(plan_layout()),
-            "requests": Out(stream.Signature(read_request_layout(g.addr_width,
-                                                                 self.tag_width))),
-            "beats": In(stream.Signature(read_beat_layout(g.beat_bits, self.tag_width),
-                                         always_ready=True)),
+            **path_members(g, tag_width=self.tag_width),
             "activations": Out(stream.Signature(activation_beat(rows=g.rows,
                                                                 operand_width=8))),
-            "done": Out(1),
             "waiting": Out(1),
         })
 

@@ -4,13 +4,14 @@ tile sizes, scratchpad shapes and the descriptor layout, checked once."""
 from dataclasses import dataclass
 
 from amaranth import Mux
-from amaranth.lib import data
+from amaranth.lib import data, stream
+from amaranth.lib.wiring import In, Out
 
 from openmxu.registers import DESCRIPTOR
 from ..params import check_int
 
 __all__ = ["Geometry", "descriptor_layout", "plan_layout", "plan", "block_rows", "chunk_tiles",
-           "DIM_BITS"]
+           "path_members", "DIM_BITS"]
 
 #: Width of the loop counters and dimensions (``MAX_DIMENSION`` is ``2**20 - 1``).
 DIM_BITS = 20
@@ -180,3 +181,30 @@ def chunk_tiles(geometry, plan_signal, loop):
     """Weight tiles in the loop's current K chunk."""
     return Mux(loop.index["kc"] == plan_signal.k_chunks - 1, plan_signal.k_last_tiles,
                geometry.tiles_per_panel)
+
+
+def path_members(geometry, *, tag_width):
+    """The members every path of the accelerator (activations, weights, results) has:
+
+    start : ``In(1)``
+        Begin a command: ``descriptor`` and ``plan`` hold still until it finishes.
+    descriptor : ``In(descriptor_layout())``
+    plan : ``In(plan_layout())``
+    requests : ``Out(stream.Signature(read_request_layout))``
+        Reads, towards the path's :class:`~rtl.accel.dma.DMAReader`.
+    beats : ``In(stream.Signature(read_beat_layout, always_ready=True))``
+        The reads' beats.
+    done : ``Out(1)``
+        The path has finished the command (high while idle).
+    """
+    from .dma import read_request_layout, read_beat_layout
+    g = geometry
+    return {
+        "start": In(1),
+        "descriptor": In(descriptor_layout()),
+        "plan": In(plan_layout()),
+        "requests": Out(stream.Signature(read_request_layout(g.addr_width, tag_width))),
+        "beats": In(stream.Signature(read_beat_layout(g.beat_bits, tag_width),
+                                     always_ready=True)),
+        "done": Out(1),
+    }

@@ -1,7 +1,7 @@
 """The register file: the host's view of the accelerator (:mod:`openmxu.registers` has the
 map), with the descriptor registers, the command queue, status and performance counters."""
 
-from amaranth import Module, Signal, Mux, Cat, Const
+from amaranth import Module, Signal, Cat, Const
 from amaranth.lib import wiring, stream, data
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out

@@ -22,8 +22,8 @@ from amaranth.lib.wiring import In, Out
 
 from openmxu.registers import Flags
 from rtl.systolic.layouts import result_beat
-from .dma import read_request_layout, read_beat_layout, write_row_layout
-from .geometry import descriptor_layout, plan_layout, block_rows, chunk_tiles, DIM_BITS
+from .dma import write_row_layout
+from .geometry import path_members, block_rows, chunk_tiles, DIM_BITS
 from .loops import LoopNest
 
 __all__ = ["ResultPath"]
@@ -42,31 +42,21 @@ class ResultPath(wiring.Component):
 
     Members
     -------
-    start : ``In(1)``
-    descriptor : ``In(descriptor_layout())``
-    plan : ``In(plan_layout())``
+    start, descriptor, plan, requests, beats, done
+        As for every path (:func:`~rtl.accel.geometry.path_members`): ``requests`` are old C
+        rows (``ACCUMULATE`` only); ``done`` once every row of C is queued for the writer.
     results : ``In(stream.Signature(result_beat))``
         From the array.
-    requests : ``Out(stream.Signature(read_request_layout))``
-        Old C rows to read (``ACCUMULATE`` only).
-    beats : ``In(stream.Signature(read_beat_layout, always_ready=True))``
     rows : ``Out(stream.Signature(write_row_layout))``
         Rows of C for the :class:`~rtl.accel.dma.DMAWriter`.
-    done : ``Out(1)``
-        Every row of the command is queued for the writer.
     """
 
     def __init__(self, *, geometry):
         g = self.geometry = geometry
         super().__init__({
-            "start": In(1),
-            "descriptor": In(descriptor_layout()),
-            "plan": In(plan_layout()),
+            **path_members(g, tag_width=1),
             "results": In(stream.Signature(result_beat(cols=g.cols, acc_width=32))),
-            "requests": Out(stream.Signature(read_request_layout(g.addr_width, 1))),
-            "beats": In(stream.Signature(read_beat_layout(g.beat_bits, 1), always_ready=True)),
             "rows": Out(stream.Signature(write_row_layout(g.addr_width, g.row_bits))),
-            "done": Out(1),
         })
 
     def elaborate(self, platform):

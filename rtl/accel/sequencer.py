@@ -17,8 +17,8 @@ A matrix spans from its address to the end of its last row rounded up to whole b
 bytes the DMA engines touch.
 """
 
-from amaranth import Module, Signal, Mux, Cat
-from amaranth.lib import wiring, stream, data, enum
+from amaranth import Module, Signal, Mux
+from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
 from openmxu.registers import ErrorCode, Flags, MAX_DIMENSION, MAX_SHIFT

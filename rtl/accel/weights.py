@@ -10,11 +10,10 @@ the activations.
 from amaranth import Module, Signal, Mux
 from amaranth.lib import wiring, stream, data
 from amaranth.lib.fifo import SyncFIFOBuffered
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import Out
 
 from rtl.systolic.layouts import weight_row
-from .dma import read_request_layout, read_beat_layout
-from .geometry import descriptor_layout, plan_layout, block_rows, chunk_tiles, DIM_BITS
+from .geometry import path_members, chunk_tiles, DIM_BITS
 from .loops import LoopNest
 
 __all__ = ["WeightPath", "ROWS_AHEAD"]
@@ -31,27 +30,18 @@ class WeightPath(wiring.Component):
 
     Members
     -------
-    start : ``In(1)``
-    descriptor : ``In(descriptor_layout())``
-    plan : ``In(plan_layout())``
-    requests : ``Out(stream.Signature(read_request_layout))``
-    beats : ``In(stream.Signature(read_beat_layout, always_ready=True))``
+    start, descriptor, plan, requests, beats, done
+        As for every path (:func:`~rtl.accel.geometry.path_members`); ``done`` once every
+        row of the command has been sent.
     weights : ``Out(stream.Signature(weight_row))``
-    done : ``Out(1)``
-        Every row of the command has been sent.
     """
 
     def __init__(self, *, geometry):
         g = self.geometry = geometry
         self.tag_width = 1
         super().__init__({
-            "start": In(1),
-            "descriptor": In(descriptor_layout()),
-            "plan": In(plan_layout()),
-            "requests": Out(stream.Signature(read_request_layout(g.addr_width, 1))),
-            "beats": In(stream.Signature(read_beat_layout(g.beat_bits, 1), always_ready=True)),
+            **path_members(g, tag_width=self.tag_width),
             "weights": Out(stream.Signature(weight_row(cols=g.cols, operand_width=8))),
-            "done": Out(1),
         })
 
     def elaborate(self, platform):
