@@ -119,6 +119,8 @@ def test_model_is_compute_bound_for_large_squares():
 
 def test_model_sees_weight_fetch_bound_small_m():
     model = PerformanceModel(Config())
-    small = model.predict(8, 256, 256)
+    small = model.predict(8, 256, 512)
     assert small.utilization < 0.5
-    assert small.compute_cycles > small.ideal_cycles
+    # The 8 weight rows of a tile share a bank group: tccd_l per row, not 8 vectors, per tile.
+    tiles = (256 // 8) * (512 // 8)
+    assert small.cycles >= tiles * 8 * model.timing.tccd_l
