@@ -14,7 +14,7 @@ import os
 import time
 
 import cocotb
-from cocotb.triggers import FallingEdge
+from cocotb.triggers import FallingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from openmxu.registers import Reg, COUNTERS, counter_index, STATUS_BUSY, STATUS_DONE, MAGIC
@@ -92,14 +92,17 @@ async def fetch(host, address, length):
     return bytes(out)
 
 
+POLL_CYCLES = 256
+
+
 async def wait_idle(dut, registers, timeout_cycles):
-    """Wait until no command is queued or running."""
-    for _ in range(timeout_cycles // 64 + 1):
+    """Wait until no command is queued or running, reading STATUS every POLL_CYCLES (a
+    timer, so that Python does not run in the cycles between)."""
+    for _ in range(timeout_cycles // POLL_CYCLES + 1):
         status = await registers.read(Reg.STATUS)
         if not status & STATUS_BUSY:
             return status
-        for _ in range(64):
-            await FallingEdge(dut.clk)
+        await Timer(POLL_CYCLES, unit="ns")
     raise AssertionError(f"the accelerator is still busy after {timeout_cycles} cycles "
                          f"(STATUS {status:#x})")
 
@@ -112,7 +115,6 @@ async def run_jobs(dut):
     await reset(dut, ("bus__addr", "bus__w_en", "bus__r_en", "bus__w_data", "throttle"))
     dut.throttle.value = int(params.get("throttle", False))
     cocotb.start_soon(MemoryErrorWatch(dut).watch())
-    host = AxiManager(dut, "host", dut.clk, max_reads=8, max_writes=8)
     registers = RegisterPort(dut)
     assert await registers.read(Reg.ID) == MAGIC, "ID register does not read MAGIC"
 
@@ -120,9 +122,14 @@ async def run_jobs(dut):
     run_cycles = 0
     run_seconds = 0.0
     for batch in batches:
+        # The host port's model samples its channels every cycle: it runs only while the
+        # host moves data, not while the accelerator computes.
+        await FallingEdge(dut.clk)
+        host = AxiManager(dut, "host", dut.clk, max_reads=8, max_writes=8)
         for job in batch:
             for address, data in job["loads"]:
                 await load(host, address, bytes.fromhex(data))
+        host.stop()
         before = await registers.counters()
         started_cycle = get_sim_time("ns")
         started = time.monotonic()
@@ -144,6 +151,7 @@ async def run_jobs(dut):
         assert status & STATUS_DONE and int(dut.irq.value) == 1, "irq is not raised"
         await registers.write(Reg.STATUS, STATUS_DONE)
         assert int(dut.irq.value) == 0, "writing STATUS.done does not clear irq"
+        host = AxiManager(dut, "host", dut.clk, max_reads=8, max_writes=8)
         for job in batch:
             address, length = job["readback"]
             data = await fetch(host, address, length)
@@ -153,6 +161,7 @@ async def run_jobs(dut):
                 "counters": {name: after[name] - before[name] for name, _ in COUNTERS},
                 "data": data.hex(),
             })
+        host.stop()
     with open(params["results_file"], "w") as f:
         json.dump({"results": results, "sim_cycles": run_cycles,
                    "sim_seconds": run_seconds}, f)
