@@ -1,4 +1,5 @@
 """FPGA board top-levels (iCEBreaker, ULX3S-85F), their host link and bitstream builds.
 
-Nothing here yet: the board tops build on the accelerator top, which does not exist yet.
+So far: the UART of the host link (:mod:`boards.uart`). The board tops, the framed protocol
+and the bitstream builds are still to come.
 """
