@@ -105,6 +105,16 @@ class AddressMap:
         """Bytes behind the map: every pseudo-channel's capacity together."""
         return 1 << self.address_bits
 
+    def stored_bytes(self, stored_rows):
+        """Bytes from address 0 that memories storing only rows ``0 .. stored_rows - 1`` of
+        every bank back (simulation device models, a board's block-RAM emulator): everything
+        below the first unstored row, so ``row`` must be the top field."""
+        if self.order[-1] != "row":
+            raise ValueError(f"address_order must end with 'row' for a memory with partial "
+                             f"storage, not {self.order!r}")
+        check_int("stored_rows", stored_rows, 1, self.timing.rows)
+        return self.capacity_bytes // self.timing.rows * stored_rows
+
     # Conversion ----------------------------------------------------------------------------
 
     def decode(self, address):

@@ -58,6 +58,10 @@ class Accelerator(wiring.Component):
         capacity. A simulation with partial storage passes what it stores.
     queue_depth : int
         Commands the register file queues.
+    hard_multipliers : int or None
+        Array cells whose multiplier may become a DSP block (the rest are built from logic,
+        see :class:`~rtl.systolic.WeightStationaryArray`); ``None``: all of them. Boards
+        whose part has fewer DSP blocks than the array has cells set it.
 
     Members
     -------
@@ -69,7 +73,7 @@ class Accelerator(wiring.Component):
         High from the end of a command until the host clears ``STATUS.done``.
     """
 
-    def __init__(self, config, *, memory_bytes=None, queue_depth=4):
+    def __init__(self, config, *, memory_bytes=None, queue_depth=4, hard_multipliers=None):
         with validating(self):
             address_map = AddressMap(timing=config.memory_preset, channels=config.channels,
                                      order=config.address_order)
@@ -80,7 +84,10 @@ class Accelerator(wiring.Component):
                 memory_bytes = address_map.capacity_bytes
             check_int("memory_bytes", memory_bytes, 1, address_map.capacity_bytes)
             check_int("queue_depth", queue_depth, 1, 16)
+            if hard_multipliers is not None:
+                check_int("hard_multipliers", hard_multipliers, 0, config.macs)
         self.config = config
+        self.hard_multipliers = hard_multipliers
         self.memory_bytes = memory_bytes
         self.queue_depth = queue_depth
         self.axi_signature = AXI4Signature(addr_width=address_map.address_bits,
@@ -99,7 +106,7 @@ class Accelerator(wiring.Component):
 
     def __repr__(self):
         return (f"Accelerator({self.config!r}, memory_bytes={self.memory_bytes}, "
-                f"queue_depth={self.queue_depth})")
+                f"queue_depth={self.queue_depth}, hard_multipliers={self.hard_multipliers})")
 
     def elaborate(self, platform):
         m = Module()
@@ -110,7 +117,8 @@ class Accelerator(wiring.Component):
                                                           queue_depth=self.queue_depth)
         m.submodules.sequencer = sequencer = Sequencer(geometry=g,
                                                        memory_bytes=self.memory_bytes)
-        m.submodules.array = array = build_array(self.config)
+        m.submodules.array = array = build_array(self.config,
+                                                   hard_multipliers=self.hard_multipliers)
         m.submodules.activations = activations = ActivationPath(geometry=g)
         m.submodules.weights = weights = WeightPath(geometry=g)
         m.submodules.results = results = ResultPath(geometry=g)

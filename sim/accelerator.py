@@ -17,13 +17,9 @@ __all__ = ["AcceleratorTestbench", "stored_bytes"]
 
 
 def stored_bytes(config, stored_rows):
-    """Bytes from address 0 that device models storing ``stored_rows`` rows per bank back:
-    the whole range below the first unstored row (``row`` must be the top address field)."""
-    address_map = config.address_map
-    if address_map.order[-1] != "row":
-        raise ValueError(f"address_order must end with 'row' for a simulation with partial "
-                         f"storage, not {address_map.order!r}")
-    return address_map.capacity_bytes // address_map.timing.rows * stored_rows
+    """Bytes from address 0 that device models storing ``stored_rows`` rows per bank back
+    (:meth:`openmxu.address_map.AddressMap.stored_bytes`)."""
+    return config.address_map.stored_bytes(stored_rows)
 
 
 class AcceleratorTestbench(wiring.Component):

@@ -130,9 +130,9 @@ async def _collect(ctx, dut, results, *, count, budget):
     raise AssertionError(f"{len(results)} of {count} result rows after {budget} cycles")
 
 
-def _run_ws(rows, cols, tiles, seed):
+def _run_ws(rows, cols, tiles, seed, hard_multipliers=None):
     rng = np.random.default_rng(seed)
-    dut = WeightStationaryArray(rows=rows, cols=cols)
+    dut = WeightStationaryArray(rows=rows, cols=cols, hard_multipliers=hard_multipliers)
     work = [golden.random_operands(rng, m, rows, cols) for m in tiles]
     results = []
 
@@ -161,9 +161,9 @@ def _run_ws(rows, cols, tiles, seed):
     assert results == expected
 
 
-def _run_os(rows, cols, tiles, seed):
+def _run_os(rows, cols, tiles, seed, hard_multipliers=None):
     rng = np.random.default_rng(seed)
-    dut = OutputStationaryArray(rows=rows, cols=cols)
+    dut = OutputStationaryArray(rows=rows, cols=cols, hard_multipliers=hard_multipliers)
     work = [golden.random_operands(rng, rows, k, cols) for k in tiles]
     results = []
 
@@ -194,3 +194,45 @@ def test_tiny_ws_array(rows, cols):
 @pytest.mark.parametrize("rows,cols", [(1, 1), (2, 3), (3, 2)])
 def test_tiny_os_array(rows, cols):
     _run_os(rows, cols, tiles=[5, 1, 2, 4], seed=rows * 10 + cols)
+
+
+@pytest.mark.parametrize("run", [_run_ws, _run_os])
+def test_tiny_arrays_with_soft_multipliers(run):
+    """Two of six cells keep the hard multiplier, four are built from logic."""
+    run(2, 3, tiles=[5, 1, 2, 4], seed=7, hard_multipliers=2)
+
+
+
+def test_soft_multiplier_is_exact_on_every_int8_pair():
+    """The partial-product multiplier (for parts with fewer DSP blocks than cells) matches
+    ``*`` for all 65,536 int8 pairs, -128 x -128 included."""
+    from amaranth import Module, Signal
+    from rtl.systolic.pe import soft_multiply
+    m = Module()
+    a, b = Signal(signed(8)), Signal(signed(8))
+    product = Signal(signed(16))
+    m.d.comb += product.eq(soft_multiply(a, b))
+
+    async def testbench(ctx):
+        values = range(-128, 128)
+        for x in values:
+            ctx.set(a, x)
+            got = []
+            for y in values:
+                ctx.set(b, y)
+                got.append(ctx.get(product))
+            assert got == [x * y for y in values], f"a = {x}"
+
+    sim = Simulator(m)
+    sim.add_testbench(testbench)
+    sim.run()
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
+def test_array_mixes_hard_and_soft_multipliers():
+    array = WeightStationaryArray(rows=2, cols=4, hard_multipliers=3)
+    assert array.hard_multipliers == 3
+    with pytest.raises(ValueError, match="hard_multipliers must be between 0 and 8"):
+        WeightStationaryArray(rows=2, cols=4, hard_multipliers=9)
+    with pytest.raises(ValueError, match="multiplier must be one of"):
+        WeightStationaryPE(multiplier="lut")

@@ -61,12 +61,15 @@ class _SystolicArray(wiring.Component):
     fed_north = None  # the south-flowing PE signal the column skew buffer feeds
     result = None  # the south-flowing PE signal the bottom row hands to the deskew buffer
 
-    def __init__(self, *, rows, cols, operand_width=8, acc_width=32):
+    def __init__(self, *, rows, cols, operand_width=8, acc_width=32, hard_multipliers=None):
         self.rows, self.cols = rows, cols
         self.operand_width, self.acc_width = operand_width, acc_width
         with validating(self):
             signature = self.Signature(rows=rows, cols=cols, operand_width=operand_width,
                                        acc_width=acc_width)
+            if hard_multipliers is not None:
+                check_int("hard_multipliers", hard_multipliers, 0, rows * cols)
+        self.hard_multipliers = rows * cols if hard_multipliers is None else hard_multipliers
         super().__init__(signature)
 
     @property
@@ -93,8 +96,11 @@ class _SystolicArray(wiring.Component):
                                             descending=True)
         m.d.comb += [row_skew.i.eq(entry_rows), col_skew.i.eq(entry_cols)]
 
-        pes = [[self.pe_class(operand_width=self.operand_width, acc_width=self.acc_width)
-                for _ in range(cols)] for _ in range(rows)]
+        # The first hard_multipliers cells in row-major order get the DSP blocks.
+        pes = [[self.pe_class(operand_width=self.operand_width, acc_width=self.acc_width,
+                              multiplier="hard" if r * cols + c < self.hard_multipliers
+                              else "soft")
+                for c in range(cols)] for r in range(rows)]
         for r in range(rows):
             for c in range(cols):
                 pe = pes[r][c]
@@ -133,7 +139,8 @@ class _SystolicArray(wiring.Component):
 
     def __repr__(self):
         return (f"{type(self).__name__}(rows={self.rows}, cols={self.cols}, "
-                f"operand_width={self.operand_width}, acc_width={self.acc_width})")
+                f"operand_width={self.operand_width}, acc_width={self.acc_width}, "
+                f"hard_multipliers={self.hard_multipliers})")
 
 
 class WeightStationaryArray(_SystolicArray):
@@ -157,6 +164,9 @@ class WeightStationaryArray(_SystolicArray):
         Width of the signed operands (2 to 32).
     acc_width : int
         Width of the signed results (``2 * operand_width`` to 128); sums wrap.
+    hard_multipliers : int or None
+        Cells (row-major) whose multiplier synthesis may map to a DSP block; the others are
+        built from logic (:data:`~rtl.systolic.pe.MULTIPLIERS`). ``None``: every cell.
 
     Members
     -------
@@ -272,6 +282,9 @@ class OutputStationaryArray(_SystolicArray):
         Width of the signed operands (2 to 32).
     acc_width : int
         Width of the signed accumulators (``2 * operand_width`` to 128); sums wrap.
+    hard_multipliers : int or None
+        Cells (row-major) whose multiplier synthesis may map to a DSP block; the others are
+        built from logic (:data:`~rtl.systolic.pe.MULTIPLIERS`). ``None``: every cell.
 
     Members
     -------
@@ -352,8 +365,8 @@ class OutputStationaryArray(_SystolicArray):
         return m
 
 
-def build_array(config):
-    """The array of ``config``'s dataflow and size."""
+def build_array(config, *, hard_multipliers=None):
+    """The array of ``config``'s dataflow and size (``hard_multipliers`` as for the arrays)."""
     cls = {"ws": WeightStationaryArray, "os": OutputStationaryArray}[config.dataflow]
     return cls(rows=config.rows, cols=config.cols, operand_width=config.operand_width,
-               acc_width=config.acc_width)
+               acc_width=config.acc_width, hard_multipliers=hard_multipliers)

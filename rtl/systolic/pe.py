@@ -12,15 +12,35 @@ from amaranth.lib.wiring import In, Out
 
 from ..params import check_widths, validating
 
-__all__ = ["WeightStationaryPE", "OutputStationaryPE"]
+__all__ = ["WeightStationaryPE", "OutputStationaryPE", "MULTIPLIERS", "soft_multiply"]
+
+#: How a cell's multiplier is built: ``"hard"`` leaves ``*`` to synthesis, which maps it to a
+#: DSP block when the part has one; ``"soft"`` spells it out as a sum of partial products,
+#: which synthesis builds from logic. A part with fewer DSP blocks than cells (the ECP5-85F
+#: has 156 for a 16x16 array) mixes the two.
+MULTIPLIERS = ("hard", "soft")
+
+
+def soft_multiply(a, b):
+    """``a * b`` for signed ``a`` and ``b`` as a sum of shifted partial products, so that no
+    multiplier cell reaches synthesis. The sign bit of ``b`` weighs ``-2 ** (len(b) - 1)``."""
+    width = len(a) + len(b)
+    total = 0
+    for i in range(len(b)):
+        term = Mux(b[i], a, 0).as_signed() << i
+        total = total - term if i == len(b) - 1 else total + term
+    return total.as_signed()[:width].as_signed()
 
 
 class _ProcessingElement(wiring.Component):
-    def __init__(self, *, operand_width=8, acc_width=32):
+    def __init__(self, *, operand_width=8, acc_width=32, multiplier="hard"):
         with validating(self):
             check_widths(operand_width, acc_width)
+            if multiplier not in MULTIPLIERS:
+                raise ValueError(f"multiplier must be one of {MULTIPLIERS}, not {multiplier!r}")
         self.operand_width = operand_width
         self.acc_width = acc_width
+        self.multiplier = multiplier
         members = {}
         for name, shape in {**self.east, **self.south}.items():
             members[f"{name}_in"] = In(shape)
@@ -37,9 +57,12 @@ class _ProcessingElement(wiring.Component):
         """Signals that flow north to south: ``{name: shape}``."""
         return self.south_ports(self.operand_width, self.acc_width)
 
+    def _multiply(self, a, b):
+        return soft_multiply(a, b) if self.multiplier == "soft" else a * b
+
     def __repr__(self):
         return (f"{type(self).__name__}(operand_width={self.operand_width}, "
-                f"acc_width={self.acc_width})")
+                f"acc_width={self.acc_width}, multiplier={self.multiplier!r})")
 
 
 class WeightStationaryPE(_ProcessingElement):
@@ -58,6 +81,8 @@ class WeightStationaryPE(_ProcessingElement):
         Width of the signed activation and weight (2 to 32).
     acc_width : int
         Width of the signed partial sum (``2 * operand_width`` to 128); sums wrap.
+    multiplier : str
+        ``"hard"`` or ``"soft"`` (:data:`MULTIPLIERS`).
 
     Members
     -------
@@ -83,7 +108,8 @@ class WeightStationaryPE(_ProcessingElement):
         weight_bank1 = Signal(signed(self.operand_width))
         product = Signal(signed(2 * self.operand_width))
 
-        m.d.comb += product.eq(self.a_in * Mux(self.sel_in, weight_bank1, weight_bank0))
+        m.d.comb += product.eq(self._multiply(self.a_in,
+                                              Mux(self.sel_in, weight_bank1, weight_bank0)))
         m.d.sync += [
             self.a_out.eq(self.a_in),
             self.sel_out.eq(self.sel_in),
@@ -117,6 +143,8 @@ class OutputStationaryPE(_ProcessingElement):
         Width of the signed operands (2 to 32).
     acc_width : int
         Width of the signed accumulator (``2 * operand_width`` to 128); sums wrap.
+    multiplier : str
+        ``"hard"`` or ``"soft"`` (:data:`MULTIPLIERS`).
 
     Members
     -------
@@ -141,7 +169,7 @@ class OutputStationaryPE(_ProcessingElement):
         acc = Signal(acc_shape)
         drain_pipe = Signal(acc_shape)
 
-        m.d.comb += product.eq(self.a_in * self.b_in)
+        m.d.comb += product.eq(self._multiply(self.a_in, self.b_in))
         m.d.sync += [
             self.a_out.eq(self.a_in),
             self.last_out.eq(self.last_in),
