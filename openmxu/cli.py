@@ -1,5 +1,5 @@
 """The ``openmxu`` command line: generate Verilog, lint it, run matmuls on the simulated RTL,
-run the demo and the benchmarks."""
+run the demo, the benchmarks and the formal checks."""
 
 import argparse
 import sys
@@ -60,7 +60,8 @@ def _verilog(args):
 def _run(args):
     from .run import run
     return run(_config(args), m=args.m, k=args.k, n=args.n, seed=args.seed, out=args.out,
-               scale=args.scale, shift=args.shift, relu=args.relu, waves=args.waves)
+               scale=args.scale, shift=args.shift, relu=args.relu, waves=args.waves,
+               port=args.port, baud=args.baud)
 
 
 def _lint(args):
@@ -85,6 +86,24 @@ def _bench(args):
         from .system_bench import bench_system
         bench_system(Path(args.output_dir), quick=args.quick)
     return status
+
+
+def _bitstream(args):
+    from boards.build import build, BuildError
+    from boards.fit import FitError
+    try:
+        build(args.board, memory=args.memory, clock_mhz=args.clock_mhz, seed=args.seed,
+              check_timing=not args.allow_timing_fail)
+    except (BuildError, FitError) as error:
+        print(f"openmxu bitstream: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _formal(args):
+    from .formal import formal
+    return formal(only=args.only or (), jobs=args.jobs, list_only=args.list,
+                  timeout=args.timeout)
 
 
 def main(argv=None):
@@ -116,6 +135,12 @@ def main(argv=None):
     run.add_argument("--relu", action="store_true", help="clamp negative results to 0")
     run.add_argument("--waves", action="store_true",
                      help="record a waveform (a separate, slower build)")
+    run.add_argument("--port", metavar="DEVICE",
+                     help="run on the board behind this serial port (e.g. /dev/ttyUSB0) "
+                          "instead of the simulator; the configuration flags must match the "
+                          "board's bitstream")
+    run.add_argument("--baud", type=int,
+                     help="the board's UART bit rate with --port (default 115200)")
     run.set_defaults(handler=_run)
 
     lint = commands.add_parser("lint", help="verilator --lint-only -Wall with openmxu's waivers")
@@ -138,6 +163,32 @@ def main(argv=None):
                        help="run only the array, the memory-system or the whole-system "
                             "benchmark")
     bench.set_defaults(handler=_bench)
+
+    from boards.catalog import BOARDS
+    bitstream = commands.add_parser(
+        "bitstream", help="build a board's bitstream with the yowasp tools and write "
+                          "build/boards/<board>/report.json")
+    bitstream.add_argument("--board", choices=sorted(BOARDS), required=True)
+    bitstream.add_argument("--memory", help="memory back-end (default the board's)")
+    bitstream.add_argument("--clock-mhz", type=float,
+                           help="target clock of the accelerator (default the board's)")
+    bitstream.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
+    bitstream.add_argument("--allow-timing-fail", action="store_true",
+                           help="write the bitstream and report even if timing is not met")
+    bitstream.set_defaults(handler=_bitstream)
+
+    formal = commands.add_parser(
+        "formal", help="run the SymbiYosys checks of rtl/formal (protocols, invariants, "
+                       "covers, mutations)")
+    formal.add_argument("--list", action="store_true",
+                        help="list the jobs (name, mode, depth, what they show) and exit")
+    formal.add_argument("--only", action="append", metavar="SUBSTRING",
+                        help="run only the jobs whose name contains SUBSTRING (repeatable)")
+    formal.add_argument("--jobs", type=int, default=2, help="jobs run at once (default 2)")
+    formal.add_argument("--timeout", type=int, default=600,
+                        help="seconds a job may take before it counts as failed "
+                             "(default 600)")
+    formal.set_defaults(handler=_formal)
 
     args = parser.parse_args(argv)
     try:

@@ -6,7 +6,8 @@ two's-complement accumulator that wraps on overflow, exactly like the hardware.
 
 import numpy as np
 
-__all__ = ["matmul", "wrap", "random_operands", "ROUNDING", "requantize", "output_stage"]
+__all__ = ["matmul", "wrap", "random_operands", "ROUNDING", "requantize", "output_stage",
+           "accelerator_output"]
 
 
 def wrap(values, width):
@@ -200,3 +201,13 @@ def output_stage(acc, *, out="int32", scale=1, shift=0, rounding="half_even", re
     _check_stage(scale, shift, rounding)
     acc = _check_acc(acc)
     return np.maximum(acc, 0) if relu else acc
+
+
+def accelerator_output(a, b, *, c=None, out="int32", scale=1, shift=0, rounding="half_even",
+                       relu=False):
+    """What the accelerator writes for ``a @ b``: the output stage of the wrapped int32 sums,
+    plus ``c`` (wrapped again) when accumulating into C."""
+    acc = matmul(a, b)
+    if c is not None:
+        acc = wrap(acc + np.asarray(c, dtype=np.int64), 32)
+    return output_stage(acc, out=out, scale=scale, shift=shift, rounding=rounding, relu=relu)

@@ -1,5 +1,6 @@
-"""``openmxu run``: a random matmul on the accelerator's RTL with the memory system, checked
-against the golden model, with its figures and the performance model's prediction."""
+"""``openmxu run``: a random matmul on the accelerator's RTL with the memory system (or, with
+``port``, on a board over its serial host link), checked against the golden model, with its
+figures and the performance model's prediction."""
 
 import time
 
@@ -10,11 +11,16 @@ from .golden import matmul, output_stage, random_operands
 __all__ = ["run"]
 
 
-def run(config, *, m, k, n, seed=0, out="int32", scale=1, shift=8, relu=False, waves=False):
-    """Run and report; returns 0 on PASS, 1 on FAIL."""
+def run(config, *, m, k, n, seed=0, out="int32", scale=1, shift=8, relu=False, waves=False,
+        port=None, baud=None):
+    """Run and report; returns 0 on PASS, 1 on FAIL. With ``port`` (a serial device), run on
+    the board behind it instead of the simulator."""
     from .accelerator import Accelerator, AcceleratorError
     from .model import PerformanceModel
-    accelerator = Accelerator(config, waves=waves)
+    if port is not None:
+        accelerator = Accelerator(config, backend="serial", port=port, baud=baud, waves=waves)
+    else:
+        accelerator = Accelerator(config, waves=waves)
     model = PerformanceModel(config)
     rng = np.random.default_rng(seed)
     a, b = random_operands(rng, m, k, n)
@@ -24,13 +30,16 @@ def run(config, *, m, k, n, seed=0, out="int32", scale=1, shift=8, relu=False, w
     expected = output_stage(matmul(a, b), **options)
     print(f"openmxu run: C = A x B with M={m} K={k} N={n} (seed {seed}, {out} out"
           f"{', ReLU' if relu else ''}) on a {config.rows}x{config.cols} array, "
-          f"{config.channels} pseudo-channels, {config.memory_preset}")
+          f"{config.channels} pseudo-channels, {config.memory_preset}"
+          + (f" (board on {port} at {accelerator.baud} baud)" if port is not None else ""))
     started = time.monotonic()
     try:
         got = accelerator.matmul(a, b, **options)
     except AcceleratorError as error:
         print(f"FAIL: {error}")
         return 1
+    finally:
+        accelerator.close()
     seconds = time.monotonic() - started
     mismatches = np.argwhere(got != expected)
     stats = accelerator.last_stats
@@ -53,6 +62,10 @@ def run(config, *, m, k, n, seed=0, out="int32", scale=1, shift=8, relu=False, w
     print(f"model             {prediction.cycles:>12,}   cycles predicted, "
           f"{100 * (prediction.cycles / stats.cycles - 1):+.2f}% from the RTL")
     run_info = accelerator.last_run
+    if port is not None:
+        print(f"board             {seconds:>12.1f} s for the whole call over {port} "
+              f"({run_info['sim_seconds']:.2f} s from COMMAND to idle, polling included)")
+        return 0 if verdict == "PASS" else 1
     print(f"simulation        {run_info['sim_cycles'] / run_info['sim_seconds']:>12,.0f} "
           f"cycles/s   ({seconds:.1f} s for the whole call, build included if it was not "
           f"cached)")

@@ -8,7 +8,7 @@ from .memory import MemoryTestbench
 from .runner import Design
 
 __all__ = ["array_design", "harness_design", "memory_design", "accelerator_design",
-           "HARNESS_DEPTH", "STORED_ROWS"]
+           "board_design", "HARNESS_DEPTH", "STORED_ROWS"]
 
 #: Words per harness memory: room for 256 x 256 x 256 on an 8x8 array.
 HARNESS_DEPTH = 8192
@@ -69,4 +69,21 @@ def accelerator_design(config, *, stored_rows=STORED_ROWS):
            f"_{config.channels}ch")
     return Design(name=f"accelerator_{tag}",
                   factory=lambda: AcceleratorTestbench(config, stored_rows=stored_rows),
+                  params=params, memory_init=False)
+
+
+def board_design(config, *, memory="hbm", clock_hz=10_000_000, baud=1_250_000, stored_rows=2,
+                 link_timeout_ms=0.2, sdram_init_cycles=None):
+    """A board's :class:`boards.soc.BoardSoC` (host link, accelerator, memory back-end) as
+    the simulation top, with its UART pins at the top level."""
+    from boards.soc import BoardSoC
+    params = {"config": config.as_dict(), "memory": memory, "clock_hz": clock_hz,
+              "baud": baud, "stored_rows": stored_rows, "link_timeout_ms": link_timeout_ms,
+              "sdram_init_cycles": sdram_init_cycles}
+    tag = f"{config.rows}x{config.cols}_{memory}_{config.channels}ch"
+    return Design(name=f"board_{tag}",
+                  factory=lambda: BoardSoC(config=config, memory=memory, clock_hz=clock_hz,
+                                           baud=baud, stored_rows=stored_rows,
+                                           link_timeout_ms=link_timeout_ms,
+                                           sdram_init_cycles=sdram_init_cycles),
                   params=params, memory_init=False)

@@ -30,10 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD_DIR = Path(os.environ.get("OPENMXU_BUILD_DIR", Path.cwd() / "build")).resolve()
 #: The files that decide the generated Verilog (testbenches are not among them, so editing
 #: a testbench never forces a rebuild).
-GATEWARE_SOURCES = ("rtl/**/*.py", "rtl/**/*.vlt", "sim/harness.py", "sim/memory.py",
-                    "sim/accelerator.py", "sim/axi_throttle.py", "sim/shared.py",
-                    "sim/designs.py", "openmxu/config.py", "openmxu/dram.py", "openmxu/address_map.py",
-                    "openmxu/registers.py")
+GATEWARE_SOURCES = ("rtl/**/*.py", "rtl/**/*.vlt", "boards/**/*.py", "sim/harness.py",
+                    "sim/memory.py", "sim/accelerator.py", "sim/axi_throttle.py",
+                    "sim/shared.py", "sim/designs.py", "sim/sdram_chip.py",
+                    "sim/board_memory.py", "openmxu/config.py", "openmxu/dram.py",
+                    "openmxu/address_map.py", "openmxu/registers.py", "openmxu/link.py")
+#: Sources no simulation top is built from: the formal jobs and the bitstream flow.
+NOT_GATEWARE = ("rtl/formal/", "boards/build.py", "boards/catalog.py", "boards/fit.py")
 SIMULATORS = ("verilator", "icarus")
 
 
@@ -100,7 +103,8 @@ def waves_enabled():
 
 def _source_digest():
     digest = hashlib.sha256()
-    paths = {path for pattern in GATEWARE_SOURCES for path in ROOT.glob(pattern)}
+    paths = {path for pattern in GATEWARE_SOURCES for path in ROOT.glob(pattern)
+             if not str(path.relative_to(ROOT)).startswith(NOT_GATEWARE)}
     for path in sorted(paths):
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())

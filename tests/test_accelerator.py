@@ -47,15 +47,7 @@ def _round_up(value, multiple=BEAT):
     return -(-value // multiple) * multiple
 
 
-def _expected(a, b, *, out="int32", scale=1, shift=0, rounding="half_even", relu=False,
-              c=None):
-    """What the hardware must write: the golden output stage of the wrapped int32 sums (plus
-    ``c``, wrapped again, when accumulating)."""
-    acc = golden.matmul(a, b)
-    if c is not None:
-        acc = golden.wrap(acc + np.asarray(c, dtype=np.int64), 32)
-    return golden.output_stage(acc, out=out, scale=scale, shift=shift, rounding=rounding,
-                               relu=relu)
+_expected = golden.accelerator_output
 
 
 class Case:

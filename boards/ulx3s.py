@@ -1,0 +1,87 @@
+"""The ULX3S-85F (Lattice LFE5U-85F) board top.
+
+::
+
+    clk25 ──> EHXPLLL ──> sync (100 MHz by default) ──> BoardSoC
+    FTDI uart rx/tx  <──────────────────────────────>   uart_rx / uart_tx
+    LEDs 0..7        <── heartbeat, irq, memory error, link activity
+    SDRAM pins       <── SDRAMPHY (memory="sdram"; clock on a 180-degree PLL output)
+
+The accelerator's array has 16 x 16 cells by default; the part has 156 DSP blocks, so the
+first ``hard_multipliers`` cells (row-major, from the board's catalog entry) use them and the rest build their
+multipliers from logic (:class:`~rtl.systolic.WeightStationaryArray`).
+"""
+
+from amaranth import Elaboratable, Module, Signal
+
+from .clocking import ECP5Clocking
+from .soc import BoardSoC
+
+__all__ = ["ULX3STop"]
+
+
+class ULX3STop(Elaboratable):
+    """The ULX3S-85F top (see the module documentation).
+
+    Parameters
+    ----------
+    board : Board
+        Its :data:`boards.catalog.BOARDS` entry.
+    config : Config
+    memory : str
+        ``"hbm"`` (block-RAM HBM emulator) or ``"sdram"`` (the board's 32 MB SDR SDRAM).
+    clock_mhz : float
+        The ``sync`` clock.
+    hard_multipliers : int or None
+        Array cells on DSP blocks; default the board's, or every cell if that is more.
+    """
+
+    def __init__(self, *, board, config, memory, clock_mhz, hard_multipliers=None):
+        self.board = board
+        self.clock_mhz = clock_mhz
+        if hard_multipliers is None and board.hard_multipliers is not None:
+            hard_multipliers = min(config.macs, board.hard_multipliers)
+        self.soc = BoardSoC(config=config, memory=memory, clock_hz=round(clock_mhz * 1e6),
+                            baud=board.baud, hard_multipliers=hard_multipliers)
+
+    def elaborate(self, platform):
+        m = Module()
+        clk25 = platform.request("clk25", 0)
+        m.submodules.clocking = clocking = ECP5Clocking(
+            clock=clk25.i, input_mhz=25, output_mhz=self.clock_mhz,
+            shifted_degrees=180 if self.soc.memory == "sdram" else None)
+
+        m.submodules.soc = soc = self.soc
+        uart = platform.request("uart", 0)
+        m.d.comb += [soc.uart_rx.eq(uart.rx.i), uart.tx.o.eq(soc.uart_tx)]
+
+        leds = [platform.request("led", index) for index in range(8)]
+        heartbeat = Signal(27)
+        m.d.sync += heartbeat.eq(heartbeat + 1)
+        m.d.comb += [
+            leds[0].o.eq(heartbeat[-1]),
+            leds[1].o.eq(soc.irq),
+            leds[2].o.eq(soc.memory_error),
+            leds[3].o.eq(~soc.uart_rx),
+            leds[4].o.eq(~soc.uart_tx),
+        ]
+
+        if self.soc.memory == "sdram":
+            # amaranth-boards names the active-low pins by their function (PinsN inverts).
+            pins = platform.request("sdram", 0)
+            chip = soc.sdram
+            m.d.comb += [
+                pins.clk.o.eq(clocking.shifted),
+                pins.clk_en.o.eq(chip.cke),
+                pins.cs.o.eq(~chip.cs_n),
+                pins.we.o.eq(~chip.we_n),
+                pins.ras.o.eq(~chip.ras_n),
+                pins.cas.o.eq(~chip.cas_n),
+                pins.ba.o.eq(chip.ba),
+                pins.a.o.eq(chip.a),
+                pins.dqm.o.eq(chip.dqm),
+                pins.dq.o.eq(chip.dq_o),
+                pins.dq.oe.eq(chip.dq_oe),
+                chip.dq_i.eq(pins.dq.i),
+            ]
+        return m

@@ -1,0 +1,143 @@
+"""The board catalog, the fit check, PLL settings, the build's report parsing and the board
+SoC's validation: everything of ``make bitstream`` that runs without the place-and-route."""
+
+import json
+
+import pytest
+
+from boards.build import _parse_report, _steps, format_report
+from boards.catalog import BOARDS, board
+from boards.clocking import ecp5_pll_settings
+from boards.fit import FitError, check_fit, check_cells, estimate, synthesized_cells
+from openmxu.config import Config
+
+pytestmark = pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
+
+
+def test_catalog_names_and_refuses_unknown_boards():
+    assert board("ulx3s-85f").family == "ecp5"
+    with pytest.raises(ValueError, match="board must be one of 'ulx3s-85f'"):
+        board("arty")
+
+
+@pytest.mark.parametrize("output_mhz", [25, 50, 62.5, 100, 125])
+def test_ecp5_pll_settings_are_exact_and_inside_the_vco_range(output_mhz):
+    s = ecp5_pll_settings(25, output_mhz)
+    assert s["frequency_mhz"] == pytest.approx(output_mhz)
+    assert 25 / s["CLKI_DIV"] * s["CLKFB_DIV"] == pytest.approx(output_mhz)
+    assert 400 <= output_mhz * s["CLKOP_DIV"] <= 800
+
+
+def test_ecp5_pll_refuses_unreachable_frequencies():
+    with pytest.raises(ValueError, match="output_mhz must be reachable"):
+        ecp5_pll_settings(25, 1000)
+
+
+def test_default_ulx3s_configuration_fits_by_estimate():
+    ulx3s = board("ulx3s-85f")
+    figures = check_fit(ulx3s, ulx3s.config, memory="hbm",
+                        hard_multipliers=ulx3s.hard_multipliers)
+    assert ulx3s.config.macs >= 144
+    for resource, (used, available) in figures.items():
+        assert 0 < used <= available, resource
+
+
+def test_fit_check_names_the_missing_resource():
+    ulx3s = board("ulx3s-85f")
+    # Every one of 256 cells on a DSP block: the part has 156.
+    with pytest.raises(FitError, match=r"DSP: needs about \d+, ulx3s-85f has 156.*"
+                                       r"hard_multipliers"):
+        check_fit(ulx3s, ulx3s.config, memory="hbm")
+    with pytest.raises(FitError, match="memory must be one of 'hbm', 'sdram' on ulx3s-85f"):
+        check_fit(ulx3s, ulx3s.config, memory="spram")
+    big = Config(rows=32, cols=32, channels=4, block_m=64, block_k=256)
+    with pytest.raises(FitError, match="LUT4: needs about"):
+        check_fit(ulx3s, big, memory="hbm", hard_multipliers=100)
+
+
+def test_estimate_grows_with_soft_multipliers():
+    ulx3s = board("ulx3s-85f")
+    few = estimate(ulx3s, ulx3s.config, memory="hbm", hard_multipliers=112)
+    none = estimate(ulx3s, ulx3s.config, memory="hbm", hard_multipliers=0)
+    assert none["LUT4"][0] > few["LUT4"][0] and none["DSP"][0] < few["DSP"][0]
+
+
+YOSYS_LOG = """
+2.50. Printing statistics.
+
+=== openmxu_ulx3s_85f ===
+
+        +----------Local Count, excluding submodules.
+        |
+    41598 wire bits
+    24968 cells
+     4285   CCU2C
+     1124   TRELLIS_FF
+    11755   LUT4
+      150   MULT18X18D
+       97   DP16KD
+"""
+
+
+def test_synthesized_cells_are_checked_against_the_part(tmp_path):
+    assert synthesized_cells(YOSYS_LOG)["MULT18X18D"] == 150
+    log = tmp_path / "top.rpt"
+    log.write_text(YOSYS_LOG)
+    figures = check_cells(board("ulx3s-85f"), log)
+    assert figures["LUT4"] == (11755 + 2 * 4285, 83_640)
+    assert figures["DSP"] == (150, 156) and figures["BRAM"] == (97, 208)
+    log.write_text(YOSYS_LOG.replace("150   MULT18X18D", "160   MULT18X18D"))
+    with pytest.raises(FitError, match="DSP: synthesis made 160, ulx3s-85f has 156"):
+        check_cells(board("ulx3s-85f"), log)
+
+
+def test_nextpnr_report_becomes_fmax_utilization_and_paths(tmp_path):
+    report = {
+        "utilization": {"TRELLIS_COMB": {"used": 40000, "available": 83640},
+                        "MULT18X18D": {"used": 150, "available": 156},
+                        "EHXPLLL": {"used": 1, "available": 4}},
+        "fmax": {"sync_clk": {"achieved": 103.4, "constraint": 100.0}},
+        "critical_paths": [{
+            "from": "sync_clk", "to": "sync_clk",
+            "path": [
+                {"type": "clk-to-q", "from": {"cell": "a", "port": "Q"},
+                 "to": {"cell": "b", "port": "A"}, "delay": 0.5},
+                {"type": "logic", "from": {"cell": "b", "port": "A"},
+                 "to": {"cell": "c", "port": "D"}, "delay": 9.0},
+            ]}],
+    }
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    fmax, utilization, paths = _parse_report(path, {"sync_clk": "sync"})
+    assert fmax == {"sync": 103.4}
+    assert utilization["MULT18X18D"] == [150, 156]
+    assert paths[0]["start"] == "a" and paths[0]["end"] == "c"
+    assert paths[0]["delay_ns"] == pytest.approx(9.5) and paths[0]["logic_levels"] == 1
+    text = format_report({"board": "ulx3s-85f", "fmax_mhz": fmax,
+                          "target_mhz": {"sync": 100.0}, "utilization": utilization,
+                          "macs": 256, "peak_gops": 51.2, "pnr_seconds": 10.0,
+                          "critical_paths": paths})
+    assert "103.4 MHz routed, target 100.0 MHz (met)" in text
+    assert "MULT18X18D" in text and "96.2 %" in text
+
+
+def test_build_script_steps_are_the_three_tools():
+    script = "# generated\nset -e\n[ -n \"$X\" ] && true\n: ${YOSYS:=yosys}\n" \
+             "\"$YOSYS\" -q top.ys\n" \
+             "\"$NEXTPNR_ECP5\" --json top.json\n\"$ECPPACK\" --input top.config\n"
+    assert [step.split()[0] for step in _steps(script)] == \
+        ['"$YOSYS"', '"$NEXTPNR_ECP5"', '"$ECPPACK"']
+
+
+def test_board_soc_refuses_bad_parameters():
+    from boards.soc import BoardSoC
+    config = Config(rows=4, cols=4, channels=1, block_m=16, block_k=64)
+    with pytest.raises(ValueError, match="memory must be one of 'hbm', 'sdram', 'spram'"):
+        BoardSoC(config=config, memory="ddr3", clock_hz=50_000_000, baud=1_000_000)
+    with pytest.raises(ValueError, match="baud must be within 2 %"):
+        BoardSoC(config=config, memory="hbm", clock_hz=50_000_000, baud=7_000_000)
+    with pytest.raises(ValueError, match="memory_preset must be 'sdr'"):
+        BoardSoC(config=config, memory="sdram", clock_hz=50_000_000, baud=1_000_000)
+    soc = BoardSoC(config=config, memory="hbm", clock_hz=50_000_000, baud=1_000_000)
+    assert soc.memory_bytes == config.address_map.stored_bytes(2)
+    assert soc.divisor == 50
