@@ -30,8 +30,9 @@ class Board:
         ``"ice40"`` or ``"ecp5"``.
     platform_class : str
         ``"module:Class"`` of the amaranth-boards platform.
-    top_class : str
-        ``"module:Class"`` of the board top, built as ``Top(config=, memory=, clock_mhz=)``.
+    top_class : str or None
+        ``"module:Class"`` of the board top, built as ``Top(board=, config=, memory=,
+        clock_mhz=, hard_multipliers=)``; ``None`` for a board no configuration fits yet.
     resources : dict
         What the part has, by the fit check's resource names (``"LUT4"``, ``"DSP"``,
         ``"BRAM"``, ``"SPRAM"``) and by nextpnr's cell names.
@@ -72,10 +73,18 @@ class Board:
     bitstream_suffix: str = "bit"
     notes: tuple = field(default=())
 
+    @property
+    def memory_bytes(self):
+        """Bytes commands may use with the default configuration and memory."""
+        from .soc import memory_bytes
+        return memory_bytes(self.config, self.memory)
+
     def platform(self):
         return _load(self.platform_class)()
 
     def top(self, **kwargs):
+        if self.top_class is None:
+            raise ValueError(f"{self.name} has no board top: " + " ".join(self.notes))
         return _load(self.top_class)(board=self, **kwargs)
 
 
@@ -103,6 +112,20 @@ BOARDS = {
             script_after_synth="techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; "
                                "clean; synth_ecp5 -top {name} -run map_cells:check",
             bitstream_suffix="bit"),
+        Board(
+            name="icebreaker", family="ice40",
+            platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform",
+            top_class=None,
+            # iCE40UP5K: 5,280 LUT4s, 30 4-kbit block RAMs, 8 SB_MAC16, 4 x 32 KB SPRAM.
+            resources={"LUT4": 5_280, "DSP": 8, "BRAM": 30, "SPRAM": 4},
+            config=Config(rows=2, cols=4, channels=1, block_m=16, block_k=32,
+                          memory_preset="ideal", queue_depth=4, clock_mhz=12.0),
+            hard_multipliers=None, memory="spram", memories=("spram",),
+            clock_mhz=12.0, baud=115_200,
+            synth_opts="-dsp", bitstream_suffix="bin",
+            notes=("The accelerator needs about 11,000 LUT4s and 24 DSP blocks outside the "
+                   "array (Yosys: 10,936 SB_LUT4 and 32 SB_MAC16 for a 2x4 array), against "
+                   "the UP5K's 5,280 and 8; the fit check refuses every configuration.",)),
     )
 }
 

@@ -106,9 +106,11 @@ def check_fit(board, config, *, memory, hard_multipliers=None, stored_rows=2):
              for resource, (used, available) in figures.items() if used > available]
     if short:
         hint = ""
-        if any(line.startswith("DSP") for line in short):
-            hint = (" (fewer hard multipliers leave array cells to logic: "
-                    "hard_multipliers)")
+        hard = config.macs if hard_multipliers is None else hard_multipliers
+        dsp, available = figures["DSP"]
+        if dsp > available and dsp - hard <= available:
+            hint = (f" (with at most {available - (dsp - hard)} hard_multipliers the other "
+                    f"array cells build their multipliers from logic)")
         raise FitError(f"{config.rows}x{config.cols} does not fit {board.name}: "
                        + "; ".join(short) + hint)
     return figures

@@ -33,11 +33,20 @@ from rtl.top import Accelerator
 from .host_link import HostLinkUART
 from .uart import divisor_for
 
-__all__ = ["BoardSoC", "MEMORIES", "SPRAM_BYTES"]
+__all__ = ["BoardSoC", "MEMORIES", "SPRAM_BYTES", "memory_bytes"]
 
 MEMORIES = ("hbm", "sdram", "spram")
 #: The iCE40UP5K's four SB_SPRAM256KA.
 SPRAM_BYTES = 128 * 1024
+
+
+def memory_bytes(config, memory, *, stored_rows=2):
+    """Bytes from address 0 that commands may use on the ``memory`` back-end."""
+    if memory == "hbm":
+        return config.address_map.stored_bytes(stored_rows)
+    if memory == "spram":
+        return min(SPRAM_BYTES, config.address_map.capacity_bytes)
+    return config.address_map.capacity_bytes
 
 
 class BoardSoC(wiring.Component):
@@ -100,6 +109,7 @@ class BoardSoC(wiring.Component):
             self.memory = memory
             self.clock_hz = clock_hz
             self.baud = baud
+            self.memory_bytes = memory_bytes(config, memory, stored_rows=stored_rows)
             self._memory = self._memory_backend(stored_rows, sdram_init_cycles)
             self.accelerator = Accelerator(config, memory_bytes=self.memory_bytes,
                                            queue_depth=queue_depth,
@@ -127,7 +137,6 @@ class BoardSoC(wiring.Component):
                 timing=config.memory_preset, channels=config.channels, ports=2,
                 order=config.address_order, id_width=config.axi_id_width,
                 queue_depth=min(config.queue_depth, 8), stored_rows=stored_rows)
-            self.memory_bytes = config.address_map.stored_bytes(stored_rows)
             return backend
         if self.memory == "sdram":
             from rtl.mem.system import MemorySystem
@@ -138,14 +147,12 @@ class BoardSoC(wiring.Component):
             backend = MemorySystem(
                 timing="sdr", channels=1, ports=2, order=config.address_order,
                 id_width=config.axi_id_width, queue_depth=min(config.queue_depth, 8))
-            self.memory_bytes = config.address_map.capacity_bytes
             return backend
         from .spram import SPRAMMemory
         address_map = config.address_map
         backend = SPRAMMemory(data_bytes=address_map.timing.burst_bytes,
                               addr_width=address_map.address_bits,
                               id_width=config.axi_id_width, ports=2)
-        self.memory_bytes = min(SPRAM_BYTES, address_map.capacity_bytes)
         return backend
 
     def __repr__(self):

@@ -59,9 +59,18 @@ def _verilog(args):
 
 def _run(args):
     from .run import run
-    return run(_config(args), m=args.m, k=args.k, n=args.n, seed=args.seed, out=args.out,
+    config, board = _config(args), None
+    if args.board is not None:
+        if args.port is None:
+            print("openmxu run: --board needs --port (the board's serial device)",
+                  file=sys.stderr)
+            return 2
+        from boards.catalog import board as find_board
+        board = find_board(args.board)
+        config = board.config
+    return run(config, m=args.m, k=args.k, n=args.n, seed=args.seed, out=args.out,
                scale=args.scale, shift=args.shift, relu=args.relu, waves=args.waves,
-               port=args.port, baud=args.baud)
+               port=args.port, baud=args.baud, board=board)
 
 
 def _lint(args):
@@ -89,12 +98,20 @@ def _bench(args):
 
 
 def _bitstream(args):
+    from dataclasses import replace
     from boards.build import build, BuildError
+    from boards.catalog import board
     from boards.fit import FitError
+    chosen = board(args.board)
+    changes = {name: value for name, value in (
+        ("rows", args.rows), ("cols", args.cols), ("channels", args.channels),
+        ("block_m", args.block_m), ("block_k", args.block_k)) if value is not None}
     try:
-        build(args.board, memory=args.memory, clock_mhz=args.clock_mhz, seed=args.seed,
+        config = replace(chosen.config, **changes)
+        build(chosen.name, config=config, memory=args.memory, clock_mhz=args.clock_mhz,
+              seed=args.seed, build_dir=args.build_dir,
               check_timing=not args.allow_timing_fail)
-    except (BuildError, FitError) as error:
+    except (BuildError, FitError, ValueError) as error:
         print(f"openmxu bitstream: {error}", file=sys.stderr)
         return 1
     return 0
@@ -139,6 +156,8 @@ def main(argv=None):
                      help="run on the board behind this serial port (e.g. /dev/ttyUSB0) "
                           "instead of the simulator; the configuration flags must match the "
                           "board's bitstream")
+    run.add_argument("--board", help="with --port: the board's name (make bitstream BOARD=...), "
+                                      "whose configuration, memory size and bit rate apply")
     run.add_argument("--baud", type=int,
                      help="the board's UART bit rate with --port (default 115200)")
     run.set_defaults(handler=_run)
@@ -170,6 +189,13 @@ def main(argv=None):
                           "build/boards/<board>/report.json")
     bitstream.add_argument("--board", choices=sorted(BOARDS), required=True)
     bitstream.add_argument("--memory", help="memory back-end (default the board's)")
+    for flag, what in (("rows", "array rows"), ("cols", "array columns"),
+                       ("channels", "memory pseudo-channels"),
+                       ("block-m", "rows of A per block"),
+                       ("block-k", "K elements per A panel row")):
+        bitstream.add_argument(f"--{flag}", type=int, help=f"{what} (default the board's)")
+    bitstream.add_argument("--build-dir",
+                           help="build folder (default build/boards/<board>)")
     bitstream.add_argument("--clock-mhz", type=float,
                            help="target clock of the accelerator (default the board's)")
     bitstream.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")

@@ -12,13 +12,15 @@ __all__ = ["run"]
 
 
 def run(config, *, m, k, n, seed=0, out="int32", scale=1, shift=8, relu=False, waves=False,
-        port=None, baud=None):
+        port=None, baud=None, board=None):
     """Run and report; returns 0 on PASS, 1 on FAIL. With ``port`` (a serial device), run on
-    the board behind it instead of the simulator."""
+    the board behind it instead of the simulator; ``board`` (a :class:`boards.catalog.Board`)
+    then gives the bit rate and the memory size."""
     from .accelerator import Accelerator, AcceleratorError
     from .model import PerformanceModel
     if port is not None:
-        accelerator = Accelerator(config, backend="serial", port=port, baud=baud, waves=waves)
+        accelerator = Accelerator(config, backend="serial", port=port, baud=baud, waves=waves,
+                                  board=board)
     else:
         accelerator = Accelerator(config, waves=waves)
     model = PerformanceModel(config)

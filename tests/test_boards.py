@@ -16,8 +16,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
 
 def test_catalog_names_and_refuses_unknown_boards():
     assert board("ulx3s-85f").family == "ecp5"
-    with pytest.raises(ValueError, match="board must be one of 'ulx3s-85f'"):
+    with pytest.raises(ValueError, match="board must be one of 'ulx3s-85f', 'icebreaker'"):
         board("arty")
+
+
+def test_icebreaker_is_refused_before_synthesis_naming_the_resources():
+    """The accelerator's control and output logic alone exceed the iCE40UP5K."""
+    icebreaker = board("icebreaker")
+    with pytest.raises(FitError, match=r"LUT4: needs about \d+, icebreaker has 5280; "
+                                       r"DSP: needs about \d+, icebreaker has 8"):
+        check_fit(icebreaker, icebreaker.config, memory="spram")
+    with pytest.raises(ValueError, match="icebreaker has no board top"):
+        icebreaker.top()
 
 
 @pytest.mark.parametrize("output_mhz", [25, 50, 62.5, 100, 125])
@@ -45,8 +55,8 @@ def test_default_ulx3s_configuration_fits_by_estimate():
 def test_fit_check_names_the_missing_resource():
     ulx3s = board("ulx3s-85f")
     # Every one of 256 cells on a DSP block: the part has 156.
-    with pytest.raises(FitError, match=r"DSP: needs about \d+, ulx3s-85f has 156.*"
-                                       r"hard_multipliers"):
+    with pytest.raises(FitError, match=r"DSP: needs about \d+, ulx3s-85f has 156 \(with at "
+                                       r"most 107 hard_multipliers"):
         check_fit(ulx3s, ulx3s.config, memory="hbm")
     with pytest.raises(FitError, match="memory must be one of 'hbm', 'sdram' on ulx3s-85f"):
         check_fit(ulx3s, ulx3s.config, memory="spram")
