@@ -1,5 +1,4 @@
-"""FPGA board top-levels (iCEBreaker, ULX3S-85F), their host link and bitstream builds.
-
-So far: the UART of the host link (:mod:`boards.uart`). The board tops, the framed protocol
-and the bitstream builds are still to come.
+"""FPGA boards: the board tops, what every board holds (:mod:`boards.soc`: host link,
+accelerator, memory back-end), the memory back-ends, the fit check and the yowasp bitstream
+builds (:mod:`boards.build`). :mod:`boards.catalog` lists the boards.
 """

@@ -23,7 +23,7 @@ Memory back-ends (``memory``):
     :class:`boards.spram.SPRAMMemory`: the iCE40UP5K's 128 KB of single-port RAM.
 """
 
-from amaranth import Module, Signal
+from amaranth import Module, ResetInserter
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -73,6 +73,10 @@ class BoardSoC(wiring.Component):
     sdram_init_cycles : int or None
         ``"sdram"`` only: the power-up wait before initialization (default 200 us of
         ``clock_hz``; simulations shorten it).
+    sdram_read_capture : str
+        ``"sdram"`` only: ``"fall"`` (the board, whose chip clock is shifted by 180 degrees)
+        or ``"rise"`` (a simulation whose chip model shares the clock);
+        :class:`boards.sdram.SDRAMPHY`.
 
     Members
     -------
@@ -87,7 +91,8 @@ class BoardSoC(wiring.Component):
     """
 
     def __init__(self, *, config, memory, clock_hz, baud, stored_rows=2, queue_depth=4,
-                 hard_multipliers=None, link_timeout_ms=50.0, sdram_init_cycles=None):
+                 hard_multipliers=None, link_timeout_ms=50.0, sdram_init_cycles=None,
+                 sdram_read_capture="fall"):
         with validating(self):
             if not isinstance(config, Config):
                 raise ValueError(f"config must be an openmxu.Config, not {config!r}")
@@ -110,7 +115,8 @@ class BoardSoC(wiring.Component):
             self.clock_hz = clock_hz
             self.baud = baud
             self.memory_bytes = memory_bytes(config, memory, stored_rows=stored_rows)
-            self._memory = self._memory_backend(stored_rows, sdram_init_cycles)
+            self._memory = self._memory_backend(stored_rows, sdram_init_cycles,
+                                                sdram_read_capture)
             self.accelerator = Accelerator(config, memory_bytes=self.memory_bytes,
                                            queue_depth=queue_depth,
                                            hard_multipliers=hard_multipliers)
@@ -129,7 +135,7 @@ class BoardSoC(wiring.Component):
             members["sdram"] = Out(self._phy.pins.signature)
         super().__init__(members)
 
-    def _memory_backend(self, stored_rows, sdram_init_cycles):
+    def _memory_backend(self, stored_rows, sdram_init_cycles, sdram_read_capture):
         config = self.config
         if self.memory == "hbm":
             from .hbm_emulator import HBMEmulator
@@ -143,11 +149,16 @@ class BoardSoC(wiring.Component):
             from .sdram import SDRAMPHY
             if sdram_init_cycles is None:
                 sdram_init_cycles = round(self.clock_hz * 200e-6)
-            self._phy = SDRAMPHY(timing="sdr", init_cycles=sdram_init_cycles)
-            backend = MemorySystem(
-                timing="sdr", channels=1, ports=2, order=config.address_order,
-                id_width=config.axi_id_width, queue_depth=min(config.queue_depth, 8))
-            return backend
+            # The PHY samples read data on the falling edge: the chip's clock pin is the
+            # PLL's 180-degree output, so a CL 2 beat is valid around sync's falling edge.
+            self._phy = SDRAMPHY(timing="sdr", init_cycles=sdram_init_cycles,
+                                 read_capture=sdram_read_capture)
+            # The controller is told the PHY's latency and command slack
+            # (boards.sdram.controller_timing), not the bare chip's.
+            return MemorySystem(
+                timing=self._phy.controller_timing, channels=1, ports=2,
+                order=config.address_order, id_width=config.axi_id_width,
+                queue_depth=min(config.queue_depth, 8))
         from .spram import SPRAMMemory
         address_map = config.address_map
         backend = SPRAMMemory(data_bytes=address_map.timing.burst_bytes,
@@ -163,7 +174,13 @@ class BoardSoC(wiring.Component):
         m = Module()
         m.submodules.host_link = link = self.link
         m.submodules.accelerator = accelerator = self.accelerator
-        m.submodules.memory = memory = self._memory
+        if self.memory == "sdram":
+            # The controller has no ready input: it is held in reset until the PHY has
+            # initialized the chip.
+            m.submodules.memory = memory = ResetInserter({"sync": ~self._phy.ready})(
+                self._memory)
+        else:
+            m.submodules.memory = memory = self._memory
         m.d.comb += [link.rx.eq(self.uart_rx), self.uart_tx.eq(link.tx),
                      self.irq.eq(accelerator.irq)]
         wiring.connect(m, link.bus, accelerator.bus)

@@ -32,7 +32,7 @@ BUILD_DIR = Path(os.environ.get("OPENMXU_BUILD_DIR", Path.cwd() / "build")).reso
 #: a testbench never forces a rebuild).
 GATEWARE_SOURCES = ("rtl/**/*.py", "rtl/**/*.vlt", "boards/**/*.py", "sim/harness.py",
                     "sim/memory.py", "sim/accelerator.py", "sim/axi_throttle.py",
-                    "sim/shared.py", "sim/designs.py", "sim/sdram_chip.py",
+                    "sim/shared.py", "sim/designs.py", "sim/sdram_chip.py", "sim/board.py",
                     "sim/board_memory.py", "openmxu/config.py", "openmxu/dram.py",
                     "openmxu/address_map.py", "openmxu/registers.py", "openmxu/link.py")
 #: Sources no simulation top is built from: the formal jobs and the bitstream flow.
