@@ -110,7 +110,7 @@ BOARDS = {
             # the wide FIFOs here; classic abc maps the same netlist in about a minute.
             synth_opts="-run begin:map_luts",
             script_after_synth="techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; "
-                               "clean; synth_ecp5 -top {name} -run map_cells:check",
+                               "clean; synth_ecp5 -top {name} -run map_cells:",
             bitstream_suffix="bit"),
         Board(
             name="icebreaker", family="ice40",
