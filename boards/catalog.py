@@ -97,13 +97,15 @@ BOARDS = {
             # LFE5U-85F: 83,640 LUT4s and as many flip-flops, 208 18-kbit block RAMs,
             # 156 18x18 multipliers (the open flow has no 9x9 mode).
             resources={"LUT4": 83_640, "DSP": 156, "BRAM": 208},
-            # Two HBM2 pseudo-channels emulated in block RAM (128 KB stored).
-            config=Config(rows=16, cols=16, channels=2, block_m=64, block_k=256,
+            # 16 x 8 cells (128 MACs) and one HBM2 pseudo-channel emulated in block RAM
+            # (64 KB stored). 16 x 16 does not fit the part: with two channels Yosys made
+            # 108,397 LUT4 equivalents, the 152 cells without a DSP block about 245 each.
+            config=Config(rows=16, cols=8, channels=1, block_m=64, block_k=256,
                           queue_depth=8, clock_mhz=100.0),
-            # The part's 156 DSP blocks, less the 49 a 16x16 accelerator uses outside the
+            # The part's 156 DSP blocks, less the 33 a 16x8 accelerator uses outside the
             # array (two per column in the output stage, 17 in address and descriptor
-            # arithmetic), less three for safety.
-            hard_multipliers=104,
+            # arithmetic), less three for safety: 8 cells build their multipliers from logic.
+            hard_multipliers=120,
             memory="hbm", memories=("hbm", "sdram"),
             clock_mhz=100.0, baud=1_000_000,
             # Yosys 0.70 maps ECP5 LUTs with abc9 only, which takes tens of minutes on some of

@@ -37,10 +37,12 @@ CELLS = {
 #: hard one (the adder of the partial sum, the weight banks), and per memory channel
 #: (controller, port, emulated device). Fitted to Yosys runs of this code.
 LOGIC = {
-    # A 16x16 accelerator alone: 33,700 LUT4 equivalents (17,591 LUT4 + 8,065 CCU2C), of
-    # which the result path is 15,700 (980 a column) and the 256 hard cells 40 each.
-    "ecp5": {"base": 8500, "per_col": 1000, "per_soft_cell": 160, "per_hard_cell": 40,
-             "per_channel": 4000},
+    # Fitted to Yosys runs of whole ULX3S tops (LUT4 + 2 x CCU2C): 4x4 with one HBM2
+    # channel, 34,525; 16x16 with two channels and 152 soft cells, 108,397; and the 16x16
+    # accelerator alone, 33,700 (980 a column in the result path, 40 a hard cell). A channel
+    # (controller, emulated device, its share of the two AXI ports) is the bulk of the first.
+    "ecp5": {"base": 8900, "per_col": 1000, "per_soft_cell": 245, "per_hard_cell": 40,
+             "per_channel": 21000},
     # 10,936 SB_LUT4 for a 2x4 accelerator with 8-byte beats and no memory controller.
     "ice40": {"base": 6600, "per_col": 1000, "per_soft_cell": 180, "per_hard_cell": 40,
               "per_channel": 3500},
@@ -76,7 +78,8 @@ def estimate(board, config, *, memory, hard_multipliers=None, stored_rows=2):
     dsp = hard + SCALE_DSPS * config.cols + CONTROL_DSPS[family]
 
     beat = g.beat_bits
-    blocks = (_memory_blocks(family, beat, 2 * g.panel_depth)          # A panels
+    # The AXI ports' reorder buffers, the host link's buffer and the result FIFO: about 12.
+    blocks = (12 + _memory_blocks(family, beat, 2 * g.panel_depth)     # A panels
               + _memory_blocks(family, 32 * config.cols, 2 * g.block_m)  # accumulators
               + _memory_blocks(family, g.row_bits, 8)                   # output FIFO
               + _memory_blocks(family, 8 * config.cols, 2 * 64))        # weight rows

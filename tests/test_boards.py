@@ -2,6 +2,7 @@
 SoC's validation: everything of ``make bitstream`` that runs without the place-and-route."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -47,17 +48,21 @@ def test_default_ulx3s_configuration_fits_by_estimate():
     ulx3s = board("ulx3s-85f")
     figures = check_fit(ulx3s, ulx3s.config, memory="hbm",
                         hard_multipliers=ulx3s.hard_multipliers)
-    assert ulx3s.config.macs >= 144
+    assert ulx3s.config.macs == 128
     for resource, (used, available) in figures.items():
         assert 0 < used <= available, resource
 
 
 def test_fit_check_names_the_missing_resource():
     ulx3s = board("ulx3s-85f")
+    square = Config(rows=16, cols=16, channels=1, block_m=64, block_k=256)
     # Every one of 256 cells on a DSP block: the part has 156.
     with pytest.raises(FitError, match=r"DSP: needs about \d+, ulx3s-85f has 156 \(with at "
                                        r"most 107 hard_multipliers"):
-        check_fit(ulx3s, ulx3s.config, memory="hbm")
+        check_fit(ulx3s, square, memory="hbm")
+    # With 104 on DSP blocks, the other 152 cells' logic is too much.
+    with pytest.raises(FitError, match=r"LUT4: needs about \d+, ulx3s-85f has 83640"):
+        check_fit(ulx3s, replace(square, channels=2), memory="hbm", hard_multipliers=104)
     with pytest.raises(FitError, match="memory must be one of 'hbm', 'sdram' on ulx3s-85f"):
         check_fit(ulx3s, ulx3s.config, memory="spram")
     big = Config(rows=32, cols=32, channels=4, block_m=64, block_k=256)
