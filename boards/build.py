@@ -115,9 +115,12 @@ def _clock_names(build_dir, name):
 
 
 def _domain_of(net):
-    # Amaranth names a domain's clock net "<domain>_clk" (after hierarchy flattening with a
-    # cell prefix, e.g. "clocking.sync_clk" or "$glbnet$sync_clk").
-    match = re.search(r"(\w+?)_clk\b", net.split(".")[-1].split("$")[-1])
+    # Amaranth names the sync domain's clock "clk" and another domain's "<domain>_clk";
+    # nextpnr adds prefixes such as "$glbnet$" and the hierarchy.
+    leaf = net.split(".")[-1].split("$")[-1]
+    if leaf == "clk":
+        return "sync"
+    match = re.fullmatch(r"(\w+?)_clk", leaf)
     return match.group(1) if match else net
 
 
@@ -193,7 +196,8 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         "target_mhz": target,
         "utilization": utilization,
         "macs": config.macs,
-        "peak_gops": round(2 * config.macs * clock_mhz / 1000, 2),
+        # At the clock the design can run: the target, or the routed Fmax if it falls short.
+        "peak_gops": round(2 * config.macs * min(clock_mhz, fmax.get("sync", 0.0)) / 1000, 2),
         "pnr_seconds": round(seconds["pnr"], 1),
         "synth_seconds": round(seconds["synth"], 1),
         "pack_seconds": round(seconds["pack"], 1),

@@ -136,6 +136,13 @@ def test_nextpnr_report_becomes_fmax_utilization_and_paths(tmp_path):
     assert "MULT18X18D" in text and "96.2 %" in text
 
 
+def test_clock_nets_map_to_domains():
+    from boards.build import _domain_of
+    assert _domain_of("$glbnet$clk") == "sync"
+    assert _domain_of("soc.fast_clk") == "fast"
+    assert _domain_of("clk25_0__io") == "clk25_0__io"
+
+
 def test_build_script_steps_are_the_three_tools():
     script = "# generated\nset -e\n[ -n \"$X\" ] && true\n: ${YOSYS:=yosys}\n" \
              "\"$YOSYS\" -q top.ys\n" \
