@@ -16,6 +16,8 @@ __all__ = ["JOB_MODULES", "all_jobs", "FormalJob"]
 JOB_MODULES = (
     "streams",
     "axi",
+    "systolic",
+    "controller",
 )
 
 
