@@ -119,4 +119,4 @@ def test_signatures_compare_by_parameters():
     Fragment.get(array, None)  # elaborates
     assert array.signature == OutputStationaryArray.Signature(rows=4, cols=2)
     assert repr(array) == ("OutputStationaryArray(rows=4, cols=2, operand_width=8, "
-                           "acc_width=32)")
+                           "acc_width=32, hard_multipliers=8)")
