@@ -3,9 +3,12 @@ and a memory back-end the two share.
 
 ::
 
-    uart_rx ──> HostLinkUART ──bus──────────────> Accelerator.bus
-    uart_tx <──┘     └──m_axi──> memory port 1        │ m_axi
-                                 memory port 0 <──────┘
+    uart_rx ──> HostLinkUART ──bus──────────────────────────> Accelerator.bus
+    uart_tx <──┘     └──m_axi──> slice ──> memory port 1        │ m_axi
+                                           memory port 0 <── slice
+
+Each AXI4 link passes an :class:`~rtl.mem.axi_slice.AXI4RegisterSlice`, so that the memory
+ports' READY logic and the DMA engines' handshakes are never one combinational path.
 
 The board tops (:mod:`boards.ulx3s`, :mod:`boards.icebreaker`) add the clock, the reset and
 the pins; simulation builds this component as it is, with models on its memory pins
@@ -29,6 +32,7 @@ from amaranth.lib.wiring import In, Out
 
 from openmxu.config import Config
 from rtl.params import check_int, validating
+from rtl.mem.axi_slice import AXI4RegisterSlice
 from rtl.top import Accelerator
 from .host_link import HostLinkUART
 from .uart import divisor_for
@@ -66,6 +70,12 @@ class BoardSoC(wiring.Component):
         ``"hbm"`` only: rows per bank held in block RAM.
     queue_depth : int
         Commands the accelerator queues.
+    bursts : int
+        ``"hbm"`` and ``"sdram"``: bursts in flight per memory port and direction (1 to 64).
+        The default 4 keeps the ports small and shallow on an FPGA (on ECP5, 16 slots cost
+        about 11,000 LUT4s more for the two ports, and their oldest-slot selection becomes
+        the longest logic path); the accelerator's reads are 16-beat bursts, so four cover
+        the emulator's latency.
     hard_multipliers : int or None
         Array cells on DSP blocks (:class:`rtl.top.Accelerator`).
     link_timeout_ms : float
@@ -91,7 +101,7 @@ class BoardSoC(wiring.Component):
     """
 
     def __init__(self, *, config, memory, clock_hz, baud, stored_rows=2, queue_depth=4,
-                 hard_multipliers=None, link_timeout_ms=50.0, sdram_init_cycles=None,
+                 bursts=4, hard_multipliers=None, link_timeout_ms=50.0, sdram_init_cycles=None,
                  sdram_read_capture="fall"):
         with validating(self):
             if not isinstance(config, Config):
@@ -115,6 +125,7 @@ class BoardSoC(wiring.Component):
             self.clock_hz = clock_hz
             self.baud = baud
             self.memory_bytes = memory_bytes(config, memory, stored_rows=stored_rows)
+            self.bursts = bursts
             self._memory = self._memory_backend(stored_rows, sdram_init_cycles,
                                                 sdram_read_capture)
             self.accelerator = Accelerator(config, memory_bytes=self.memory_bytes,
@@ -142,7 +153,8 @@ class BoardSoC(wiring.Component):
             backend = HBMEmulator(
                 timing=config.memory_preset, channels=config.channels, ports=2,
                 order=config.address_order, id_width=config.axi_id_width,
-                queue_depth=min(config.queue_depth, 8), stored_rows=stored_rows)
+                queue_depth=min(config.queue_depth, 8), read_bursts=self.bursts,
+                write_bursts=self.bursts, stored_rows=stored_rows)
             return backend
         if self.memory == "sdram":
             from rtl.mem.system import MemorySystem
@@ -158,7 +170,8 @@ class BoardSoC(wiring.Component):
             return MemorySystem(
                 timing=self._phy.controller_timing, channels=1, ports=2,
                 order=config.address_order, id_width=config.axi_id_width,
-                queue_depth=min(config.queue_depth, 8))
+                queue_depth=min(config.queue_depth, 8), read_bursts=self.bursts,
+                write_bursts=self.bursts)
         from .spram import SPRAMMemory
         address_map = config.address_map
         backend = SPRAMMemory(data_bytes=address_map.timing.burst_bytes,
@@ -184,8 +197,11 @@ class BoardSoC(wiring.Component):
         m.d.comb += [link.rx.eq(self.uart_rx), self.uart_tx.eq(link.tx),
                      self.irq.eq(accelerator.irq)]
         wiring.connect(m, link.bus, accelerator.bus)
-        wiring.connect(m, accelerator.m_axi, memory.s_axi[0])
-        wiring.connect(m, link.m_axi, memory.s_axi[1])
+        for port, manager in enumerate((accelerator.m_axi, link.m_axi)):
+            m.submodules[f"slice{port}"] = axi_slice = AXI4RegisterSlice(
+                self.accelerator.axi_signature)
+            wiring.connect(m, manager, axi_slice.s_axi)
+            wiring.connect(m, axi_slice.m_axi, memory.s_axi[port])
         if self.memory == "hbm":
             m.d.comb += self.memory_error.eq(memory.error)
         if self.memory == "sdram":

@@ -228,9 +228,11 @@ class Accelerator(wiring.Component):
         beat_shift = g.beat_shift
         for index, (name, _) in enumerate(COUNTERS):
             counter = Signal(64, name=f"counter_{name}")
-            step = events[name]
-            if name.startswith("bytes"):
-                step = step << beat_shift
+            # Events are counted one cycle late: the 64-bit adder then starts from a
+            # register, not from the end of the array's and the port's handshakes.
+            event = Signal(name=f"event_{name}")
+            m.d.sync += event.eq(events[name])
+            step = event << beat_shift if name.startswith("bytes") else event
             m.d.sync += counter.eq(counter + step)
             m.d.comb += registers.counters[index].eq(counter)
         m.d.comb += [

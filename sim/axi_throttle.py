@@ -11,17 +11,11 @@ from amaranth import Module, Signal, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from rtl.mem.axi import CHANNELS
+
 __all__ = ["AXIThrottle"]
 
 LFSR_TAPS = 0xB400
-CHANNELS = {
-    # channel: (valid, ready, payload signals, flows from the manager)
-    "aw": ("awvalid", "awready", ("awid", "awaddr", "awlen", "awsize", "awburst"), True),
-    "w": ("wvalid", "wready", ("wdata", "wstrb", "wlast"), True),
-    "ar": ("arvalid", "arready", ("arid", "araddr", "arlen", "arsize", "arburst"), True),
-    "r": ("rvalid", "rready", ("rid", "rdata", "rresp", "rlast"), False),
-    "b": ("bvalid", "bready", ("bid", "bresp"), False),
-}
 
 
 class AXIThrottle(wiring.Component):

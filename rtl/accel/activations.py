@@ -75,48 +75,58 @@ class ActivationPath(wiring.Component):
         visit = LoopNest(m, "load", [("mt", plan.m_blocks), ("nt", plan.n_tiles),
                                      ("kc", plan.k_chunks)])
         load_buffer = Signal()
-        rows_here = Signal(DIM_BITS)
-        m.d.comb += rows_here.eq(block_rows(g, plan, visit))
         block_base = Signal(32)
-        beats = Signal(5)
-        m.d.comb += beats.eq(Mux(visit.index["kc"] == plan.k_chunks - 1, plan.k_last_beats,
-                                 g.panel_words))
         # Per buffer: every row requested, and beats still to arrive.
         requested = Signal(2)
         pending = [Signal(range(g.panel_depth + 1), name=f"pending{b}") for b in range(2)]
 
         # Rows are requested from four quarters of the panel in turn (rows 0, q, 2q, 3q, 1,
         # q + 1, ...), so that a panel spanning several pseudo-channels keeps them all busy.
-        quarter = Signal(range(g.block_m // 4 + 1))
-        m.d.comb += quarter.eq((rows_here + 3) >> 2)
-        preparing = Signal()
+        # A panel's shape is registered in three steps before its first request (DECIDE:
+        # rows, quarter, start, beats; SCALE: the quarter's stride; PLACE: the four lanes'
+        # first rows), so that the request path itself is short.
+        deciding = Signal()
+        scaling = Signal()
+        placing = Signal()
         issuing = Signal()
+        rows_here = Signal(DIM_BITS)
+        quarter = Signal(range(g.block_m // 4 + 1))
+        beats = Signal(5)
         panel_start = Signal(32)
         lane_step = Signal(32)
         lane_addr = Array(Signal(32, name=f"lane{l}_addr") for l in range(4))
         step = Signal(DIM_BITS + 2)
         lane = Signal(2)
-        row = Signal(DIM_BITS + 2)
-        m.d.comb += [lane.eq(step[:2]), row.eq(lane * quarter + (step >> 2))]
+        row = Signal(DIM_BITS + 2)            # lane * quarter + step // 4
+        last_step = Signal()
+        m.d.comb += lane.eq(step[:2])
 
         with m.If(self.start):
             visit.start()
             m.d.sync += [block_base.eq(d.a_addr), load_buffer.eq(0), issuing.eq(0),
-                         preparing.eq(0)]
-        with m.Elif(~visit.done & ~issuing & ~preparing):
+                         deciding.eq(0), scaling.eq(0), placing.eq(0)]
+        with m.Elif(~visit.done & ~issuing & ~deciding & ~scaling & ~placing):
             with m.If(~reloads(visit)):
                 visit.step()
             with m.Elif(~full.bit_select(load_buffer, 1)
                         & ~requested.bit_select(load_buffer, 1)):
+                rows = block_rows(g, plan, visit)
                 m.d.sync += [
-                    preparing.eq(1),
+                    deciding.eq(1),
+                    rows_here.eq(rows),
+                    quarter.eq((rows + 3) >> 2),
+                    beats.eq(Mux(visit.last["kc"], plan.k_last_beats, g.panel_words)),
                     panel_start.eq(block_base + (visit.index["kc"] << g.log2_block_k)),
-                    lane_step.eq(quarter * d.a_stride),
                 ]
-        with m.Elif(preparing):
-            m.d.sync += [preparing.eq(0), issuing.eq(1), step.eq(0)]
+        with m.Elif(deciding):
+            m.d.sync += [deciding.eq(0), scaling.eq(1), lane_step.eq(quarter * d.a_stride)]
+        with m.Elif(scaling):
+            m.d.sync += [scaling.eq(0), placing.eq(1)]
             for l in range(4):
                 m.d.sync += lane_addr[l].eq(panel_start + l * lane_step)
+        with m.Elif(placing):
+            m.d.sync += [placing.eq(0), issuing.eq(1), step.eq(0), row.eq(0),
+                         last_step.eq(0)]
 
         row_exists = Signal()
         m.d.comb += [
@@ -129,21 +139,24 @@ class ActivationPath(wiring.Component):
         ]
         issued = Signal()
         advance = Signal()
-        last_step = Signal()
         m.d.comb += [
             issued.eq(self.requests.valid & self.requests.ready),
             advance.eq(issuing & (~row_exists | self.requests.ready)),
-            last_step.eq(step == (quarter << 2) - 1),
         ]
         with m.If(advance):
-            m.d.sync += [step.eq(step + 1), lane_addr[lane].eq(lane_addr[lane] + d.a_stride)]
+            m.d.sync += [
+                step.eq(step + 1),
+                row.eq(Mux(lane == 3, row - 3 * quarter + 1, row + quarter)),
+                last_step.eq(step + 2 == quarter << 2),
+                lane_addr[lane].eq(lane_addr[lane] + d.a_stride),
+            ]
             with m.If(last_step):
                 m.d.sync += [issuing.eq(0), load_buffer.eq(~load_buffer)]
                 visit.step()
         # The next M block starts block_m rows further on.
         with m.If(~self.start & ~visit.done & visit.is_last("nt", "kc")
                   & ((advance & last_step)
-                     | (~issuing & ~preparing & ~reloads(visit)))):
+                     | (~issuing & ~deciding & ~scaling & ~placing & ~reloads(visit)))):
             m.d.sync += block_base.eq(block_base + (d.a_stride << g.log2_block_m))
 
         # Beats land at their tag plus their index; a buffer is full once it has every beat.

@@ -172,15 +172,15 @@ def plan(geometry, m, k, n):
 
 
 def block_rows(geometry, plan_signal, loop):
-    """Rows of A in the loop's current M block."""
-    return Mux(loop.index["mt"] == plan_signal.m_blocks - 1, plan_signal.m_last_rows,
-               geometry.block_m)
+    """Rows of A in the loop's current M block (``loop`` has an ``mt`` axis of
+    ``m_blocks``)."""
+    return Mux(loop.last["mt"], plan_signal.m_last_rows, geometry.block_m)
 
 
 def chunk_tiles(geometry, plan_signal, loop):
-    """Weight tiles in the loop's current K chunk."""
-    return Mux(loop.index["kc"] == plan_signal.k_chunks - 1, plan_signal.k_last_tiles,
-               geometry.tiles_per_panel)
+    """Weight tiles in the loop's current K chunk (``loop`` has a ``kc`` axis of
+    ``k_chunks``)."""
+    return Mux(loop.last["kc"], plan_signal.k_last_tiles, geometry.tiles_per_panel)
 
 
 def path_members(geometry, *, tag_width):

@@ -10,9 +10,13 @@ array fills one bank, the output stage drains the other:
 1. read the row (and, with ``ACCUMULATE``, take the old C row fetched ahead by the C reader);
 2. add the old C row;
 3. multiply by ``scale`` (int8 output);
-4. shift with rounding (half to even, or half up);
-   then saturate to int8, apply ReLU, place the row in its beat with byte strobes for the
-   columns below N, and queue it for the writer.
+4. shift;
+5. decide the rounding (half to even, or half up) from the bits shifted out, and find the
+   row's beat address and the columns below N;
+6. round, saturate to int8 and apply ReLU; then place the row in its beat with byte strobes
+   for the columns below N, and queue it for the writer.
+
+Each step is one register stage, so that no step holds more than one wide carry chain.
 """
 
 from amaranth import Module, Signal, Mux, Cat, Const, signed
@@ -30,7 +34,7 @@ __all__ = ["ResultPath"]
 
 OUTPUT_DEPTH = 8
 OLD_ROWS = 4
-PIPELINE = 4
+PIPELINE = 6
 
 
 class ResultPath(wiring.Component):
@@ -221,9 +225,9 @@ class ResultPath(wiring.Component):
         m.d.sync += passed.eq(summed)
         for lane in range(cols):
             m.d.sync += product[lane].eq(summed[lane] * scale)
-        # s4: shift, and decide the rounding from the bits shifted out.
+        # s4: shift, and keep the bits shifted out.
         quotient = [Signal(signed(49), name=f"quotient{lane}") for lane in range(cols)]
-        round_up = Signal(cols)
+        rest = [Signal(48, name=f"rest{lane}") for lane in range(cols)]
         kept = Signal(lanes)
         m.d.sync += kept.eq(passed)
         half = Signal(48)
@@ -231,54 +235,67 @@ class ResultPath(wiring.Component):
         m.d.comb += [half.eq((Const(1, 49) << shift) >> 1),
                      mask.eq((Const(1, 49) << shift) - 1)]
         for lane in range(cols):
-            p = product[lane]
-            q = p >> shift
-            rest = Signal(48, name=f"rest{lane}")
-            m.d.comb += rest.eq(p.as_unsigned()[:48] & mask)
-            tie = rest == half
+            m.d.sync += [quotient[lane].eq(product[lane] >> shift),
+                         rest[lane].eq(product[lane].as_unsigned()[:48] & mask)]
+        # s5: decide the rounding from the bits shifted out; place the row in its beat.
+        round_up = Signal(cols)
+        truncated = [Signal(signed(49), name=f"truncated{lane}") for lane in range(cols)]
+        unscaled = Signal(lanes)
+        m.d.sync += unscaled.eq(kept)
+        for lane in range(cols):
+            q = quotient[lane]
+            tie = rest[lane] == half
             m.d.sync += [
-                quotient[lane].eq(q),
-                round_up[lane].eq((shift != 0) & ((rest > half)
+                truncated[lane].eq(q),
+                round_up[lane].eq((shift != 0) & ((rest[lane] > half)
                                                   | (tie & (half_up | q[0])))),
             ]
-        # Still in s4: saturate, ReLU, place in the beat.
+        where_s4 = place[3]
+        n_left = Signal(DIM_BITS + 1)
+        m.d.comb += n_left.eq(d.n - (where_s4.nt << g.log2_cols))
+        lane_on = Signal(cols)
+        beat_addr = Signal(32)
+        int8_column = where_s4.nt << g.log2_cols
+        int32_column = where_s4.nt << (g.log2_cols + 2)
+        m.d.sync += [
+            beat_addr.eq(where_s4.addr + ((Mux(int8, int8_column, int32_column)
+                                           >> g.beat_shift) << g.beat_shift)),
+            lane_on.eq(Cat(*(lane < n_left for lane in range(cols)))),
+        ]
+        # s6: round, saturate to int8, apply ReLU.
         int8_lanes = data.ArrayLayout(signed(8), cols)
         bytes_ = Signal(int8_lanes)
         words = Signal(lanes)
         for lane in range(cols):
             r = Signal(signed(50), name=f"rounded{lane}")
-            m.d.comb += r.eq(quotient[lane] + round_up[lane])
+            m.d.comb += r.eq(truncated[lane] + round_up[lane])
             saturated = Mux(r > 127, 127, Mux(r < -128, -128, r))
-            m.d.comb += [
+            m.d.sync += [
                 bytes_[lane].eq(Mux(relu & (saturated < 0), 0, saturated)),
-                words[lane].eq(Mux(relu & (kept[lane] < 0), 0, kept[lane])),
+                words[lane].eq(Mux(relu & (unscaled[lane] < 0), 0, unscaled[lane])),
             ]
+        row_addr = Signal(32)
+        row_lanes = Signal(cols)
+        m.d.sync += [row_addr.eq(beat_addr), row_lanes.eq(lane_on)]
+        # Queue the row for the writer.
         stage = place[PIPELINE - 1]
         row = data.View(write_row_layout(g.addr_width, g.row_bits), output.w_data)
-        n_left = Signal(DIM_BITS + 1)
-        m.d.comb += n_left.eq(d.n - (stage.nt << g.log2_cols))
-        lane_on = Signal(cols)
-        for lane in range(cols):
-            m.d.comb += lane_on[lane].eq(lane < n_left)
-        int8_groups = g.beat_bytes // cols
-        int8_column = stage.nt << g.log2_cols
-        int32_column = stage.nt << (g.log2_cols + 2)
+        m.d.comb += row.addr.eq(row_addr)
         with m.If(int8):
+            int8_groups = g.beat_bytes // cols
             group = stage.nt & (int8_groups - 1) if int8_groups > 1 else 0
             m.d.comb += [
-                row.addr.eq(stage.addr + ((int8_column >> g.beat_shift) << g.beat_shift)),
                 row.len.eq(0),
                 row.data.word_select(group, 8 * cols).eq(bytes_),
-                row.strb.word_select(group, cols).eq(lane_on),
+                row.strb.word_select(group, cols).eq(row_lanes),
             ]
         with m.Else():
             group = stage.nt & (c_groups - 1) if c_groups > 1 else 0
             m.d.comb += [
-                row.addr.eq(stage.addr + ((int32_column >> g.beat_shift) << g.beat_shift)),
                 row.len.eq(g.c_row_beats - 1),
                 row.data.word_select(group, 32 * cols).eq(words),
                 row.strb.word_select(group, 4 * cols).eq(
-                    Cat(*(lane_on[lane].replicate(4) for lane in range(cols)))),
+                    Cat(*(row_lanes[lane].replicate(4) for lane in range(cols)))),
             ]
         m.d.comb += [
             output.w_en.eq(valid[PIPELINE - 1]),

@@ -17,7 +17,7 @@ A matrix spans from its address to the end of its last row rounded up to whole b
 bytes the DMA engines touch.
 """
 
-from amaranth import Module, Signal, Mux
+from amaranth import Module, Signal, Mux, Cat
 from amaranth.lib import wiring, stream
 from amaranth.lib.wiring import In, Out
 
@@ -80,10 +80,10 @@ class Sequencer(wiring.Component):
         def beats_up(value):
             return (value + beat_mask) & ~beat_mask
 
-        # First check stage: the cheap conditions and the three products.
+        # The checks run once per command, so they take several short cycles rather than one
+        # long one: each state below registers what the next one needs.
         c_row = Signal(DIM_BITS + 2)
         m.d.comb += c_row.eq(Mux(int8, d.n, d.n << 2))
-        early = Signal(ErrorCode)
         conditions = [
             (ErrorCode.ZERO_DIMENSION, (d.m == 0) | (d.k == 0) | (d.n == 0)),
             (ErrorCode.DIMENSION_TOO_LARGE,
@@ -97,32 +97,36 @@ class Sequencer(wiring.Component):
              | ((d.m > 1) & (d.c_stride < c_row))),
             (ErrorCode.BAD_QUANT, (shift > MAX_SHIFT) | (accumulate & int8)),
         ]
-        for code, condition in reversed(conditions):
-            with m.If(condition):
+        # CHECK registers each condition; PLAN picks the first that holds.
+        failed = Signal(len(conditions))
+        early = Signal(ErrorCode)
+        for index, (code, _) in reversed(list(enumerate(conditions))):
+            with m.If(failed[index]):
                 m.d.comb += early.eq(code)
-        a_span = Signal(SPAN_BITS)
-        b_span = Signal(SPAN_BITS)
-        c_span = Signal(SPAN_BITS)
-        early_error = Signal(ErrorCode)
 
-        # Second stage: ends and overlaps.
-        a_end = Signal(SPAN_BITS)
-        b_end = Signal(SPAN_BITS)
-        c_end = Signal(SPAN_BITS)
-        m.d.comb += [a_end.eq(d.a_addr + a_span), b_end.eq(d.b_addr + b_span),
-                     c_end.eq(d.c_addr + c_span)]
+        # SPAN: a matrix spans (rows - 1) * stride + its last row in whole beats. The three
+        # products are built by shift and add, one bit of (rows - 1) per cycle (at most
+        # DIM_BITS cycles): no multiplier block and no adder tree for what runs once per command.
+        spans = [Signal(SPAN_BITS, name=f"{name}_span") for name in "abc"]
+        strides = [Signal(SPAN_BITS, name=f"{name}_stride_shifted") for name in "abc"]
+        multipliers = [Signal(DIM_BITS, name=f"{name}_rows_left") for name in "abc"]
+
+        # ENDS and BOUNDS: the ends of the three matrices, then their comparisons.
+        ends = [Signal(SPAN_BITS, name=f"{name}_end") for name in "abc"]
+        a_end, b_end, c_end = ends
+        out_of_range = Signal()
+        overlap = Signal()
         late = Signal(ErrorCode)
-        with m.If(early_error != ErrorCode.NONE):
-            m.d.comb += late.eq(early_error)
-        with m.Elif((a_end > self.memory_bytes) | (b_end > self.memory_bytes)
-                    | (c_end > self.memory_bytes)):
+        with m.If(early != ErrorCode.NONE):
+            m.d.comb += late.eq(early)
+        with m.Elif(out_of_range):
             m.d.comb += late.eq(ErrorCode.OUT_OF_RANGE)
-        with m.Elif(((d.c_addr < a_end) & (d.a_addr < c_end))
-                    | ((d.c_addr < b_end) & (d.b_addr < c_end))):
+        with m.Elif(overlap):
             m.d.comb += late.eq(ErrorCode.OVERLAP)
 
-        k_last = Signal(DIM_BITS)
-        m.d.comb += k_last.eq(((d.k - 1) & (g.block_k - 1)) + 1)
+        # K elements of the last chunk, less one.
+        k_last_less_one = Signal(DIM_BITS)
+        m.d.comb += k_last_less_one.eq((d.k - 1) & (g.block_k - 1))
         bus_error = Signal()
 
         with m.FSM(name="sequencer"):
@@ -133,11 +137,35 @@ class Sequencer(wiring.Component):
                     m.next = "CHECK"
             with m.State("CHECK"):
                 m.d.comb += self.busy.eq(1)
+                m.d.sync += [failed[index].eq(condition)
+                             for index, (_, condition) in enumerate(conditions)]
+                for span, stride, multiplier, rows, row_bytes, step in zip(
+                        spans, strides, multipliers, (d.m, d.k, d.m),
+                        (beats_up(d.k), beats_up(d.n), beats_up(c_row)),
+                        (d.a_stride, d.b_stride, d.c_stride)):
+                    m.d.sync += [span.eq(row_bytes), stride.eq(step),
+                                 multiplier.eq((rows - 1)[:DIM_BITS])]
+                m.next = "SPAN"
+            with m.State("SPAN"):
+                m.d.comb += self.busy.eq(1)
+                with m.If(Cat(*multipliers) == 0):
+                    m.next = "ENDS"
+                for span, stride, multiplier in zip(spans, strides, multipliers):
+                    with m.If(multiplier[0]):
+                        m.d.sync += span.eq(span + stride)
+                    m.d.sync += [stride.eq(stride << 1), multiplier.eq(multiplier >> 1)]
+            with m.State("ENDS"):
+                m.d.comb += self.busy.eq(1)
+                m.d.sync += [end.eq(address + span) for end, address, span
+                             in zip(ends, (d.a_addr, d.b_addr, d.c_addr), spans)]
+                m.next = "BOUNDS"
+            with m.State("BOUNDS"):
+                m.d.comb += self.busy.eq(1)
                 m.d.sync += [
-                    early_error.eq(early),
-                    a_span.eq((d.m - 1) * d.a_stride + beats_up(d.k)),
-                    b_span.eq((d.k - 1) * d.b_stride + beats_up(d.n)),
-                    c_span.eq((d.m - 1) * d.c_stride + beats_up(c_row)),
+                    out_of_range.eq((a_end > self.memory_bytes) | (b_end > self.memory_bytes)
+                                    | (c_end > self.memory_bytes)),
+                    overlap.eq(((d.c_addr < a_end) & (d.a_addr < c_end))
+                               | ((d.c_addr < b_end) & (d.b_addr < c_end))),
                 ]
                 m.next = "PLAN"
             with m.State("PLAN"):
@@ -147,8 +175,8 @@ class Sequencer(wiring.Component):
                     self.plan.m_last_rows.eq(((d.m - 1) & (g.block_m - 1)) + 1),
                     self.plan.n_tiles.eq(((d.n - 1) >> g.log2_cols) + 1),
                     self.plan.k_chunks.eq(((d.k - 1) >> g.log2_block_k) + 1),
-                    self.plan.k_last_tiles.eq(((k_last - 1) >> g.log2_rows) + 1),
-                    self.plan.k_last_beats.eq(((k_last - 1) >> g.beat_shift) + 1),
+                    self.plan.k_last_tiles.eq((k_last_less_one >> g.log2_rows) + 1),
+                    self.plan.k_last_beats.eq((k_last_less_one >> g.beat_shift) + 1),
                     self.error.eq(late),
                     bus_error.eq(0),
                 ]

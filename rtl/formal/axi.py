@@ -9,7 +9,8 @@ does, with the design's streams checked by :class:`~rtl.formal.checkers.StreamCh
   small enough for the solver (1-byte beats, 256 bytes of memory behind a 4 KB address
   space, so bursts reaching past the memory get ``DECERR``).
 * :class:`~rtl.mem.traffic.TrafficGenerator` is checked as a manager.
-* :class:`sim.axi_throttle.AXIThrottle` is checked from both sides at once.
+* :class:`sim.axi_throttle.AXIThrottle` and :class:`~rtl.mem.axi_slice.AXI4RegisterSlice` are
+  checked from both sides at once.
 * :class:`boards.host_link.HostLink`, the boards' UART bridge, is checked as a manager
   whatever bytes arrive. :class:`boards.spram.SPRAMMemory` is not: its four 16K x 16 SPRAM
   models took the solver four minutes for five cycles; ``tests/test_spram.py`` checks it.
@@ -25,12 +26,14 @@ Reset is a free input of every job, so the properties also hold across resets at
 """
 
 from amaranth import Signal, Cat
+from amaranth.asserts import AnyConst
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rtl.accel.dma import DMAReader, DMAWriter
-from rtl.mem.axi import AXI4Signature, Burst
+from rtl.mem.axi import AXI4Signature, Burst, CHANNELS
+from rtl.mem.axi_slice import AXI4RegisterSlice
 from rtl.mem.port import AXI4Port
 from rtl.mem.traffic import TrafficGenerator
 from sim.axi_throttle import AXIThrottle
@@ -232,17 +235,6 @@ def _host_link(*, covers=False):
     return FormalHarness(dut, bind)
 
 
-
-#: Per channel of an AXI4 link: its valid, its ready and its payload members.
-_CHANNELS = {
-    "aw": ("awvalid", "awready", ("awid", "awaddr", "awlen", "awsize", "awburst")),
-    "w": ("wvalid", "wready", ("wdata", "wstrb", "wlast")),
-    "b": ("bvalid", "bready", ("bid", "bresp")),
-    "ar": ("arvalid", "arready", ("arid", "araddr", "arlen", "arsize", "arburst")),
-    "r": ("rvalid", "rready", ("rid", "rdata", "rresp", "rlast")),
-}
-
-
 def _throttle():
     """:class:`AXIThrottle` between a free manager and a free subordinate, enabled at random.
     Each side is checked with the handshake rules (the manager side as a subordinate, the
@@ -258,7 +250,7 @@ def _throttle():
             dut.s_axi, reads=False, writes=False, name="s_axi")
         m.submodules.m_axi = downstream = AXI4Checker(
             dut.m_axi, reads=False, writes=False, name="m_axi")
-        for channel, (_, _, payload) in _CHANNELS.items():
+        for channel, (_, _, payload, _) in CHANNELS.items():
             same = Cat(*(getattr(dut.s_axi, field) == getattr(dut.m_axi, field)
                          for field in payload)).all()
             m.d.comb += [
@@ -266,6 +258,41 @@ def _throttle():
                        f"{channel}: a transfer on one side only"),
                 Assert(~upstream.transfers[channel] | same,
                        f"{channel}: payload changed on the way"),
+            ]
+
+    return FormalHarness(dut, bind)
+
+
+def _register_slice():
+    """:class:`AXI4RegisterSlice` between a free manager and a free subordinate. Each side is
+    checked with the handshake rules; on every channel at most two transfers are inside the
+    slice, and the transfer chosen by a free constant leaves with the payload it came in
+    with, as the same numbered transfer (so transfers leave unchanged and in order)."""
+    signature = AXI4Signature(addr_width=ADDR_WIDTH, data_width=DATA_WIDTH, id_width=ID_WIDTH)
+    dut = AXI4RegisterSlice(signature)
+
+    def bind(m, dut, top):
+        m.submodules.s_axi = upstream = AXI4Checker(
+            dut.s_axi, reads=False, writes=False, name="s_axi")
+        m.submodules.m_axi = downstream = AXI4Checker(
+            dut.m_axi, reads=False, writes=False, name="m_axi")
+        watched = AnyConst(3)
+        for channel, (_, _, payload, from_manager) in CHANNELS.items():
+            source, sink = (dut.s_axi, dut.m_axi) if from_manager else (dut.m_axi, dut.s_axi)
+            checkers = (upstream, downstream) if from_manager else (downstream, upstream)
+            entered, left = (checker.transfers[channel] for checker in checkers)
+            taken = Signal(4, name=f"{channel}_taken")
+            given = Signal(4, name=f"{channel}_given")
+            kept = Signal(len(Cat(*(getattr(source, f) for f in payload))),
+                          name=f"{channel}_kept")
+            m.d.sync += [taken.eq(taken + entered), given.eq(given + left)]
+            with m.If(entered & (taken == watched)):
+                m.d.sync += kept.eq(Cat(*(getattr(source, f) for f in payload)))
+            m.d.comb += [
+                Assert((taken - given)[:4] <= 2, f"{channel}: more than two transfers inside"),
+                Assert(~(left & (given == watched))
+                       | (Cat(*(getattr(sink, f) for f in payload)) == kept),
+                       f"{channel}: a transfer left changed or out of order"),
             ]
 
     return FormalHarness(dut, bind)
@@ -298,6 +325,9 @@ JOBS = (
     FormalJob("axi_throttle", "prove", 4, _throttle,
               "AXIThrottle: handshake rules on both sides, and each transfer passes "
               "unchanged in the same cycle (so every AXI4 rule carries over)"),
+    FormalJob("axi_register_slice", "bmc", 12, _register_slice,
+              "AXI4RegisterSlice: handshake rules on both sides, at most two transfers inside "
+              "per channel, and every transfer leaves unchanged and in order"),
     FormalJob("axi_host_link_cover", "cover", 20, lambda: _host_link(covers=True),
               "HostLink: a frame's bytes, CRC checked, become an AXI4 read"),
     FormalJob("axi_dma_reader_cover", "cover", 12, lambda: _reader(covers=True),

@@ -39,7 +39,7 @@ from amaranth.lib.wiring import In, Out
 
 from openmxu.config import check_int
 
-__all__ = ["AXI4Signature", "Burst", "Response", "MAX_BURST_BEATS", "BOUNDARY",
+__all__ = ["AXI4Signature", "Burst", "Response", "CHANNELS", "MAX_BURST_BEATS", "BOUNDARY",
            "check_burst", "burst_problem", "unsupported_burst"]
 
 
@@ -51,6 +51,16 @@ BOUNDARY = 4096
 
 #: Widths of the fixed-width AXI4 fields.
 LEN_WIDTH, SIZE_WIDTH, BURST_WIDTH, RESP_WIDTH = 8, 3, 2, 2
+
+#: The five channels of an :class:`AXI4Signature`:
+#: ``name: (valid, ready, payload members, flows from the manager)``.
+CHANNELS = {
+    "aw": ("awvalid", "awready", ("awid", "awaddr", "awlen", "awsize", "awburst"), True),
+    "w": ("wvalid", "wready", ("wdata", "wstrb", "wlast"), True),
+    "ar": ("arvalid", "arready", ("arid", "araddr", "arlen", "arsize", "arburst"), True),
+    "r": ("rvalid", "rready", ("rid", "rdata", "rresp", "rlast"), False),
+    "b": ("bvalid", "bready", ("bid", "bresp"), False),
+}
 
 
 class Burst(enum.Enum, shape=BURST_WIDTH):
