@@ -102,10 +102,9 @@ BOARDS = {
             # 108,397 LUT4 equivalents, the 152 cells without a DSP block about 245 each.
             config=Config(rows=16, cols=8, channels=1, block_m=64, block_k=256,
                           queue_depth=8, clock_mhz=100.0),
-            # The part's 156 DSP blocks, less the 33 a 16x8 accelerator uses outside the
-            # array (two per column in the output stage, 17 in address and descriptor
-            # arithmetic), less three for safety: 8 cells build their multipliers from logic.
-            hard_multipliers=120,
+            # Every cell on a DSP block: 128, and 21 outside the array (two per column in
+            # the output stage, 5 in address arithmetic), 149 of the part's 156.
+            hard_multipliers=None,
             memory="hbm", memories=("hbm", "sdram"),
             clock_mhz=100.0, baud=1_000_000,
             # Yosys 0.70 maps ECP5 LUTs with abc9 only, which takes tens of minutes on some of

@@ -39,10 +39,12 @@ CELLS = {
 LOGIC = {
     # Fitted to Yosys runs of whole ULX3S tops (LUT4 + 2 x CCU2C): 4x4 with one HBM2
     # channel, 34,525; 16x16 with two channels and 152 soft cells, 108,397; and the 16x16
-    # accelerator alone, 33,700 (980 a column in the result path, 40 a hard cell). A channel
-    # (controller, emulated device, its share of the two AXI ports) is the bulk of the first.
+    # accelerator alone, 33,700 (980 a column in the result path, 40 a hard cell). Those
+    # ports kept 16 bursts per direction; with the board's 4 (boards.soc.BoardSoC), the
+    # default 16x8 top with 8 soft cells went from 44,508 to 36,538, so a channel (its
+    # controller, emulated device and share of the two AXI ports) is about 13,000.
     "ecp5": {"base": 8900, "per_col": 1000, "per_soft_cell": 245, "per_hard_cell": 40,
-             "per_channel": 21000},
+             "per_channel": 13000},
     # 10,936 SB_LUT4 for a 2x4 accelerator with 8-byte beats and no memory controller.
     "ice40": {"base": 6600, "per_col": 1000, "per_soft_cell": 180, "per_hard_cell": 40,
               "per_channel": 3500},
@@ -53,9 +55,10 @@ BLOCK_RAM = {"ecp5": (18 * 1024, 36), "ice40": (4 * 1024, 16)}
 #: DSP blocks per output-stage lane: a 32 x 16 signed product needs two 18 x 18 (ECP5) or
 #: two 16 x 16 (iCE40) multipliers.
 SCALE_DSPS = 2
-#: DSP blocks of the control logic: the sequencer's descriptor checks and the activation
-#: path's address arithmetic (products of dimensions and strides). Counted from Yosys runs.
-CONTROL_DSPS = {"ecp5": 17, "ice40": 16}
+#: DSP blocks of the control logic: the activation path's quarter-panel stride product
+#: (the sequencer builds its span products by shift and add). Counted from Yosys runs: 5 on
+#: the ECP5 default top (141 in all with 120 cells and 16 output lanes on DSP blocks).
+CONTROL_DSPS = {"ecp5": 5, "ice40": 4}
 
 
 def _memory_blocks(family, width, depth):

@@ -23,25 +23,34 @@ from .config import Config
 
 __all__ = ["PerformanceModel", "Prediction"]
 
-#: Sequencer cycles from taking a command to starting the paths (CHECK, PLAN, START).
-START_CYCLES = 3
+#: Sequencer cycles from taking a command to starting the paths (CHECK, one SPAN step with
+#: every multiplier bit consumed, ENDS, BOUNDS, PLAN, START), besides one SPAN step per bit of
+#: the longer of M - 1 and K - 1 (:func:`sequencer_cycles`).
+START_CYCLES = 6
 #: Cycles the accelerator adds to a read's latency (reader AR register, R routing, scratchpad
 #: or FIFO write).
 READ_OVERHEAD = 2
-#: Output stage: accumulator read, add, scale, round (one row per cycle).
-OUTPUT_STAGES = 4
+#: Output stage: accumulator read, add, scale, shift, rounding decision, round (one row per
+#: cycle).
+OUTPUT_STAGES = 6
 #: Weight rows the weight reader keeps in flight (bursts per ID of its one ID).
 WEIGHT_READS_IN_FLIGHT = 16
 #: A-panel row bursts in flight (the port's read slots).
 PANEL_READS_IN_FLIGHT = 16
-#: From a vector's entry to its result in the accumulator bank, beyond the array's
-#: ``rows + cols``: result FIFO and the read-modify-write.
-ARRAY_TO_BANK = 3
+#: From a vector's entry to its result in the accumulator bank, beyond ``rows + cols``: the
+#: cells' product register, the result FIFO and the read-modify-write.
+ARRAY_TO_BANK = 4
 #: From the last write beat to its response and the end of the command.
 WRITE_RESPONSE_CYCLES = 8
 #: Cycles the weight reader runs ahead of the array's free weight buffer (its FIFOs hold
 #: two tiles).
 WEIGHT_LOOKAHEAD = 64
+
+
+def sequencer_cycles(m, k):
+    """Sequencer cycles from taking an M x K x N command to starting the paths: the span
+    products are built by shift and add, one bit of M - 1 and K - 1 per cycle."""
+    return START_CYCLES + max((m - 1).bit_length(), (k - 1).bit_length())
 
 
 @dataclass(frozen=True)
@@ -206,7 +215,7 @@ class PerformanceModel:
                 cache[key] = self._write_cycles(addresses)
             return cache[key]
 
-        t0 = START_CYCLES
+        t0 = sequencer_cycles(m, k)
         # Visits in order, with their panel load: the loader fills a buffer once the visit
         # two back has released it, and one panel at a time.
         tile_ends = []               # when each tile's last vector entered the array

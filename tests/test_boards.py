@@ -58,7 +58,7 @@ def test_fit_check_names_the_missing_resource():
     square = Config(rows=16, cols=16, channels=1, block_m=64, block_k=256)
     # Every one of 256 cells on a DSP block: the part has 156.
     with pytest.raises(FitError, match=r"DSP: needs about \d+, ulx3s-85f has 156 \(with at "
-                                       r"most 107 hard_multipliers"):
+                                       r"most 119 hard_multipliers"):
         check_fit(ulx3s, square, memory="hbm")
     # With 104 on DSP blocks, the other 152 cells' logic is too much.
     with pytest.raises(FitError, match=r"LUT4: needs about \d+, ulx3s-85f has 83640"):

@@ -235,6 +235,16 @@ def _host_link(*, covers=False):
     return FormalHarness(dut, bind)
 
 
+def _link_checkers(m, dut):
+    """Handshake checkers on both sides of a link block (``s_axi`` from a manager, ``m_axi``
+    to a subordinate): ``(upstream, downstream)``."""
+    m.submodules.s_axi = upstream = AXI4Checker(
+        dut.s_axi, reads=False, writes=False, name="s_axi")
+    m.submodules.m_axi = downstream = AXI4Checker(
+        dut.m_axi, reads=False, writes=False, name="m_axi")
+    return upstream, downstream
+
+
 def _throttle():
     """:class:`AXIThrottle` between a free manager and a free subordinate, enabled at random.
     Each side is checked with the handshake rules (the manager side as a subordinate, the
@@ -246,10 +256,7 @@ def _throttle():
     dut = AXIThrottle(signature)
 
     def bind(m, dut, top):
-        m.submodules.s_axi = upstream = AXI4Checker(
-            dut.s_axi, reads=False, writes=False, name="s_axi")
-        m.submodules.m_axi = downstream = AXI4Checker(
-            dut.m_axi, reads=False, writes=False, name="m_axi")
+        upstream, downstream = _link_checkers(m, dut)
         for channel, (_, _, payload, _) in CHANNELS.items():
             same = Cat(*(getattr(dut.s_axi, field) == getattr(dut.m_axi, field)
                          for field in payload)).all()
@@ -272,10 +279,7 @@ def _register_slice():
     dut = AXI4RegisterSlice(signature)
 
     def bind(m, dut, top):
-        m.submodules.s_axi = upstream = AXI4Checker(
-            dut.s_axi, reads=False, writes=False, name="s_axi")
-        m.submodules.m_axi = downstream = AXI4Checker(
-            dut.m_axi, reads=False, writes=False, name="m_axi")
+        upstream, downstream = _link_checkers(m, dut)
         watched = AnyConst(3)
         for channel, (_, _, payload, from_manager) in CHANNELS.items():
             source, sink = (dut.s_axi, dut.m_axi) if from_manager else (dut.m_axi, dut.s_axi)

@@ -17,6 +17,7 @@ from amaranth import Module, Signal, Cat
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from ..params import validating
 from .axi import AXI4Signature, CHANNELS
 
 __all__ = ["AXI4RegisterSlice"]
@@ -37,8 +38,9 @@ class AXI4RegisterSlice(wiring.Component):
     """
 
     def __init__(self, signature):
-        if not isinstance(signature, AXI4Signature):
-            raise ValueError(f"signature must be an AXI4Signature, not {signature!r}")
+        with validating(self):
+            if not isinstance(signature, AXI4Signature):
+                raise ValueError(f"signature must be an AXI4Signature, not {signature!r}")
         self.axi_signature = signature
         super().__init__({"s_axi": In(signature), "m_axi": Out(signature)})
 

@@ -75,9 +75,10 @@ class _SystolicArray(wiring.Component):
     @property
     def latency(self):
         """Cycles from accepting an operand to its first result entering the result FIFO:
-        entry register 1, skew and wavefront ``rows - 1 + c``, PE register 1, deskew
+        entry register 1, skew and wavefront ``rows - 1 + c``, the cell's
+        ``result_delay`` (1, or 2 for a weight-stationary cell's product register), deskew
         ``cols - 1 - c``."""
-        return self.rows + self.cols
+        return self.rows + self.cols - 1 + self.pe_class.result_delay
 
     def _row_lane(self):
         """Layout of one row lane of the west edge: the PE's east-flowing signals."""

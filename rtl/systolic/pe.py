@@ -33,6 +33,10 @@ def soft_multiply(a, b):
 
 
 class _ProcessingElement(wiring.Component):
+    #: Cycles from an operand entering the cell to its product being part of the cell's
+    #: result register.
+    result_delay = 1
+
     def __init__(self, *, operand_width=8, acc_width=32, multiplier="hard"):
         with validating(self):
             check_widths(operand_width, acc_width)
@@ -66,7 +70,13 @@ class _ProcessingElement(wiring.Component):
 
 
 class WeightStationaryPE(_ProcessingElement):
-    """A weight-stationary cell: ``psum_out <= psum_in + a_in * weight[sel_in]``.
+    """A weight-stationary cell: ``product <= a_in * weight[sel_in]``, then
+    ``psum_out <= psum_in + product``.
+
+    The product has a register of its own, so that the multiplier (a DSP block on an FPGA)
+    and the partial-sum adder are not one path: the partial sum from the north arrives one
+    cycle after the activation from the west, which only delays the whole array's results by
+    one cycle (:attr:`result_delay` is 2).
 
     The cell keeps two weight banks. The activation flowing east carries the bank it is to be
     multiplied with (``sel``), and a weight load flowing east tells the cell when the weight
@@ -91,8 +101,11 @@ class WeightStationaryPE(_ProcessingElement):
     load_in, load_out : ``w_in`` is this cell's weight this cycle
     load_bank_in, load_bank_out : bank the weight is loaded into
     w_in, w_out : signed weight from the north, registered to the south
-    psum_in, psum_out : partial sum from the north, updated and registered to the south
+    psum_in, psum_out : partial sum from the north (one cycle behind ``a_in``), updated
+        and registered to the south
     """
+
+    result_delay = 2
 
     @staticmethod
     def east_ports(operand_width, acc_width):
@@ -108,7 +121,7 @@ class WeightStationaryPE(_ProcessingElement):
         weight_bank1 = Signal(signed(self.operand_width))
         product = Signal(signed(2 * self.operand_width))
 
-        m.d.comb += product.eq(self._multiply(self.a_in,
+        m.d.sync += product.eq(self._multiply(self.a_in,
                                               Mux(self.sel_in, weight_bank1, weight_bank0)))
         m.d.sync += [
             self.a_out.eq(self.a_in),
