@@ -124,9 +124,10 @@ BOARDS = {
             hard_multipliers=None, memory="spram", memories=("spram",),
             clock_mhz=12.0, baud=115_200,
             synth_opts="-dsp", bitstream_suffix="bin",
-            notes=("The accelerator needs about 11,000 LUT4s and 24 DSP blocks outside the "
-                   "array (Yosys: 10,936 SB_LUT4 and 32 SB_MAC16 for a 2x4 array), against "
-                   "the UP5K's 5,280 and 8; the fit check refuses every configuration.",)),
+            notes=("The accelerator alone needs more than twice the part's logic and three "
+                   "times its block RAM (Yosys: 12,565 SB_LUT4, 20 SB_MAC16 and 97 "
+                   "SB_RAM40_4K for a 2x4 array with 8-byte beats), against the UP5K's "
+                   "5,280, 8 and 30; the fit check refuses every configuration.",)),
     )
 }
 
