@@ -198,11 +198,14 @@ class ResultPath(wiring.Component):
         # Each stage: valid, the row's address and column position, and its data.
         where = data.StructLayout({"addr": 32, "nt": DIM_BITS})
         valid = [Signal(name=f"s{i}_valid") for i in range(1, PIPELINE + 1)]
-        place = [Signal(where, name=f"s{i}_where") for i in range(1, PIPELINE + 1)]
+        # The row's place is needed until s4, where its beat address and lanes are found.
+        place = [Signal(where, name=f"s{i}_where") for i in range(1, 5)]
         m.d.sync += [valid[0].eq(issue), place[0].addr.eq(out_row),
                      place[0].nt.eq(out_loop.index["nt"])]
         for i in range(1, PIPELINE):
-            m.d.sync += [valid[i].eq(valid[i - 1]), place[i].eq(place[i - 1])]
+            m.d.sync += valid[i].eq(valid[i - 1])
+        for i in range(1, len(place)):
+            m.d.sync += place[i].eq(place[i - 1])
         m.d.comb += in_flight.eq(sum(valid))
 
         # s1: the row is read; take the old C row with it.
@@ -254,13 +257,19 @@ class ResultPath(wiring.Component):
         n_left = Signal(DIM_BITS + 1)
         m.d.comb += n_left.eq(d.n - (where_s4.nt << g.log2_cols))
         lane_on = Signal(cols)
-        beat_addr = Signal(32)
+        beat_addr = Signal(g.addr_width)
         int8_column = where_s4.nt << g.log2_cols
         int32_column = where_s4.nt << (g.log2_cols + 2)
+        # The lane group of the beat the row's columns fall in.
+        int8_groups = g.beat_bytes // cols
+        groups = max(int8_groups, c_groups)
+        beat_group = Signal(range(groups))
         m.d.sync += [
             beat_addr.eq(where_s4.addr + ((Mux(int8, int8_column, int32_column)
                                            >> g.beat_shift) << g.beat_shift)),
             lane_on.eq(Cat(*(lane < n_left for lane in range(cols)))),
+            beat_group.eq(Mux(int8, where_s4.nt & (int8_groups - 1),
+                              where_s4.nt & (c_groups - 1))),
         ]
         # s6: round, saturate to int8, apply ReLU.
         int8_lanes = data.ArrayLayout(signed(8), cols)
@@ -274,23 +283,22 @@ class ResultPath(wiring.Component):
                 bytes_[lane].eq(Mux(relu & (saturated < 0), 0, saturated)),
                 words[lane].eq(Mux(relu & (unscaled[lane] < 0), 0, unscaled[lane])),
             ]
-        row_addr = Signal(32)
+        row_addr = Signal(g.addr_width)
         row_lanes = Signal(cols)
-        m.d.sync += [row_addr.eq(beat_addr), row_lanes.eq(lane_on)]
+        row_group = Signal(range(groups))
+        m.d.sync += [row_addr.eq(beat_addr), row_lanes.eq(lane_on), row_group.eq(beat_group)]
         # Queue the row for the writer.
-        stage = place[PIPELINE - 1]
         row = data.View(write_row_layout(g.addr_width, g.row_bits), output.w_data)
         m.d.comb += row.addr.eq(row_addr)
         with m.If(int8):
-            int8_groups = g.beat_bytes // cols
-            group = stage.nt & (int8_groups - 1) if int8_groups > 1 else 0
+            group = row_group if int8_groups > 1 else 0
             m.d.comb += [
                 row.len.eq(0),
                 row.data.word_select(group, 8 * cols).eq(bytes_),
                 row.strb.word_select(group, cols).eq(row_lanes),
             ]
         with m.Else():
-            group = stage.nt & (c_groups - 1) if c_groups > 1 else 0
+            group = row_group if c_groups > 1 else 0
             m.d.comb += [
                 row.len.eq(g.c_row_beats - 1),
                 row.data.word_select(group, 32 * cols).eq(words),

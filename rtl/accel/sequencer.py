@@ -125,7 +125,7 @@ class Sequencer(wiring.Component):
             m.d.comb += late.eq(ErrorCode.OVERLAP)
 
         # K elements of the last chunk, less one.
-        k_last_less_one = Signal(DIM_BITS)
+        k_last_less_one = Signal(g.log2_block_k)
         m.d.comb += k_last_less_one.eq((d.k - 1) & (g.block_k - 1))
         bus_error = Signal()
 
