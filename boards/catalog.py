@@ -32,7 +32,8 @@ class Board:
         ``"module:Class"`` of the amaranth-boards platform.
     top_class : str or None
         ``"module:Class"`` of the board top, built as ``Top(board=, config=, memory=,
-        clock_mhz=, hard_multipliers=)``; ``None`` for a board no configuration fits yet.
+        clock_mhz=, array_mhz=, hard_multipliers=)``; ``None`` for a board no configuration
+        fits yet.
     resources : dict
         What the part has, by the fit check's resource names (``"LUT4"``, ``"DSP"``,
         ``"BRAM"``, ``"SPRAM"``) and by nextpnr's cell names.
@@ -46,9 +47,12 @@ class Board:
     memories : tuple of str
         The back-ends the board has.
     clock_mhz : float
-        Target clock of the accelerator's domain.
+        Target clock of the ``sync`` domain (host link, sequencer, DMA engines, memory).
     baud : int
         Host link bit rate.
+    array_mhz : float or None
+        Target clock of the systolic array's own domain
+        (:class:`~rtl.systolic.ArrayClockCrossing`); ``None``: the array runs in ``sync``.
     synth_opts, nextpnr_opts : str
         Extra tool options.
     script_after_synth : str
@@ -67,6 +71,7 @@ class Board:
     memories: tuple
     clock_mhz: float
     baud: int
+    array_mhz: object = None
     synth_opts: str = ""
     nextpnr_opts: str = ""
     script_after_synth: str = ""
@@ -97,16 +102,18 @@ BOARDS = {
             # LFE5U-85F: 83,640 LUT4s and as many flip-flops, 208 18-kbit block RAMs,
             # 156 18x18 multipliers (the open flow has no 9x9 mode).
             resources={"LUT4": 83_640, "DSP": 156, "BRAM": 208},
-            # 16 x 8 cells (128 MACs) and one HBM2 pseudo-channel emulated in block RAM
-            # (64 KB stored). 16 x 16 does not fit the part: with two channels Yosys made
-            # 108,397 LUT4 equivalents, the 152 cells without a DSP block about 245 each.
-            config=Config(rows=16, cols=8, channels=1, block_m=64, block_k=256,
-                          queue_depth=8, clock_mhz=100.0),
-            # Every cell on a DSP block: 128, and 21 outside the array (two per column in
-            # the output stage, 5 in address arithmetic), 149 of the part's 156.
-            hard_multipliers=None,
+            # 32 x 8 cells (256 MACs) and one HBM2 pseudo-channel emulated in block RAM
+            # (64 KB stored). The array runs in its own 100 MHz domain; the sequencer, DMA
+            # engines and memory system run at 25 MHz (the memory channel controller's
+            # one-cycle scheduler routes at about 30 MHz on this part).
+            config=Config(rows=32, cols=8, channels=1, block_m=64, block_k=256,
+                          queue_depth=8, clock_mhz=25.0),
+            # 135 cells on DSP blocks, and 21 blocks outside the array (two per column in
+            # the output stage, 5 in address arithmetic): all 156 of the part's. The other
+            # 121 cells build their multipliers from logic.
+            hard_multipliers=135,
             memory="hbm", memories=("hbm", "sdram"),
-            clock_mhz=100.0, baud=1_000_000,
+            clock_mhz=25.0, array_mhz=100.0, baud=1_000_000,
             # Yosys 0.70 maps ECP5 LUTs with abc9 only, which takes tens of minutes on some of
             # the wide FIFOs here; classic abc maps the same netlist in about a minute.
             synth_opts="-run begin:map_luts",

@@ -1,5 +1,5 @@
-"""Clock generation for the board tops: PLL settings computed from the wanted frequency, and a
-reset held until the PLL locks.
+"""Clock generation for the board tops: PLL settings computed from the wanted frequencies, and
+resets held until the PLL locks.
 """
 
 from amaranth import ClockDomain, ClockSignal, ResetSignal, Instance, Module, Signal, Elaboratable
@@ -12,10 +12,11 @@ _PFD_MHZ = (3.125, 400.0)
 _VCO_MHZ = (400.0, 800.0)
 
 
-def ecp5_pll_settings(input_mhz, output_mhz):
+def ecp5_pll_settings(input_mhz, output_mhz, *, secondary_mhz=None):
     """Dividers of an EHXPLLL with feedback from CLKOP: ``{"CLKI_DIV", "CLKFB_DIV",
     "CLKOP_DIV", "frequency_mhz"}``, the exact frequency when one exists, else the closest.
-    ``ValueError`` if no setting comes within 1 %."""
+    With ``secondary_mhz``, also ``"CLKOS2_DIV"`` and ``"secondary_mhz"`` for a second clock
+    from the same VCO. ``ValueError`` if no setting comes within 1 % of each frequency."""
     best = None
     for clki_div in range(1, 129):
         pfd = input_mhz / clki_div
@@ -27,22 +28,32 @@ def ecp5_pll_settings(input_mhz, output_mhz):
                 vco = frequency * clkop_div
                 if not _VCO_MHZ[0] <= vco <= _VCO_MHZ[1]:
                     continue
-                error = abs(frequency - output_mhz)
-                # Prefer the exact frequency, then a VCO near the middle of its range.
+                error = abs(frequency - output_mhz) / output_mhz
+                settings = {"CLKI_DIV": clki_div, "CLKFB_DIV": clkfb_div,
+                            "CLKOP_DIV": clkop_div, "frequency_mhz": frequency}
+                if secondary_mhz is not None:
+                    divider = min(128, max(1, round(vco / secondary_mhz)))
+                    error = max(error, abs(vco / divider - secondary_mhz) / secondary_mhz)
+                    settings.update(CLKOS2_DIV=divider, secondary_mhz=vco / divider)
+                # Prefer the exact frequencies, then a VCO near the middle of its range.
                 key = (error, abs(vco - 600.0))
                 if best is None or key < best[0]:
-                    best = (key, {"CLKI_DIV": clki_div, "CLKFB_DIV": clkfb_div,
-                                  "CLKOP_DIV": clkop_div, "frequency_mhz": frequency})
-    if best is None or best[0][0] > output_mhz / 100:
-        raise ValueError(f"output_mhz must be reachable from {input_mhz} MHz within 1 % by "
-                         f"the ECP5 PLL, not {output_mhz}")
+                    best = (key, settings)
+    if best is None or best[0][0] > 0.01:
+        if secondary_mhz is None:
+            raise ValueError(f"output_mhz must be reachable from {input_mhz} MHz within 1 % "
+                             f"by the ECP5 PLL, not {output_mhz}")
+        raise ValueError(f"output_mhz and secondary_mhz must be reachable together from "
+                         f"{input_mhz} MHz within 1 % by the ECP5 PLL (one VCO), not "
+                         f"{output_mhz} and {secondary_mhz}")
     return best[1]
 
 
 class ECP5Clocking(Elaboratable):
     """The ``sync`` domain at ``output_mhz`` from an EHXPLLL, with a second output of the same
-    frequency shifted by ``shifted_degrees`` for an SDRAM clock pin, and a synchronous reset
-    held until the PLL locks.
+    frequency shifted by ``shifted_degrees`` for an SDRAM clock pin, optionally an ``array``
+    domain at ``array_mhz`` from the same VCO, and synchronous resets held until the PLL
+    locks.
 
     Parameters
     ----------
@@ -52,6 +63,9 @@ class ECP5Clocking(Elaboratable):
     shifted_degrees : int or None
         Phase of ``shifted`` relative to ``sync``'s clock (a multiple of 45); ``None`` for no
         second output.
+    array_mhz : float or None
+        Frequency of the ``array`` domain (the systolic array's,
+        :class:`~rtl.systolic.ArrayClockCrossing`); ``None`` for no such domain.
 
     Attributes
     ----------
@@ -59,13 +73,16 @@ class ECP5Clocking(Elaboratable):
         The second output.
     frequency_mhz : float
         The ``sync`` frequency the dividers give.
+    array_frequency_mhz : float or None
+        The ``array`` frequency the dividers give.
     """
 
-    def __init__(self, *, clock, input_mhz, output_mhz, shifted_degrees=None):
+    def __init__(self, *, clock, input_mhz, output_mhz, shifted_degrees=None, array_mhz=None):
         self.clock = clock
         self.input_mhz = input_mhz
-        self.settings = ecp5_pll_settings(input_mhz, output_mhz)
+        self.settings = ecp5_pll_settings(input_mhz, output_mhz, secondary_mhz=array_mhz)
         self.frequency_mhz = self.settings["frequency_mhz"]
+        self.array_frequency_mhz = self.settings.get("secondary_mhz")
         if shifted_degrees is not None and shifted_degrees % 45:
             raise ValueError(f"shifted_degrees must be a multiple of 45, not {shifted_degrees}")
         self.shifted_degrees = shifted_degrees
@@ -105,14 +122,25 @@ class ECP5Clocking(Elaboratable):
                 "o_CLKOS": self.shifted, "i_ENCLKOS": 0,
                 "a_FREQUENCY_PIN_CLKOS": str(self.frequency_mhz),
             })
+        domains = ["sync"]
+        if self.array_frequency_mhz is not None:
+            m.domains.array = ClockDomain("array")
+            domains.append("array")
+            parameters.update({
+                "p_CLKOS2_ENABLE": "ENABLED", "p_CLKOS2_DIV": s["CLKOS2_DIV"],
+                "p_CLKOS2_CPHASE": s["CLKOS2_DIV"] - 1, "p_CLKOS2_FPHASE": 0,
+                "o_CLKOS2": ClockSignal("array"), "i_ENCLKOS2": 0,
+                "a_FREQUENCY_PIN_CLKOS2": str(self.array_frequency_mhz),
+            })
         m.submodules.pll = Instance("EHXPLLL", **parameters)
-        # Reset until the PLL has locked and then for 15 more cycles. The counter itself must
-        # not be reset by the reset it drives.
-        settle = Signal(4, reset_less=True)
-        with m.If(~self.locked):
-            m.d.sync += settle.eq(0)
-        with m.Elif(~settle.all()):
-            m.d.sync += settle.eq(settle + 1)
-        m.d.comb += ResetSignal("sync").eq(~settle.all())
+        for domain in domains:
+            # Reset until the PLL has locked and then for 15 more cycles of the domain. The
+            # counter itself must not be reset by the reset it drives.
+            settle = Signal(4, reset_less=True, name=f"{domain}_settle")
+            with m.If(~self.locked):
+                m.d[domain] += settle.eq(0)
+            with m.Elif(~settle.all()):
+                m.d[domain] += settle.eq(settle + 1)
+            m.d.comb += ResetSignal(domain).eq(~settle.all())
         return m
 

@@ -78,6 +78,9 @@ class BoardSoC(wiring.Component):
         the emulator's latency.
     hard_multipliers : int or None
         Array cells on DSP blocks (:class:`rtl.top.Accelerator`).
+    array_domain : str
+        The systolic array's clock domain (:class:`rtl.top.Accelerator`); the board top
+        defines it when it is not ``"sync"``.
     link_timeout_ms : float
         A frame that stops arriving for this long is dropped and answered with TIMEOUT.
     sdram_init_cycles : int or None
@@ -101,8 +104,8 @@ class BoardSoC(wiring.Component):
     """
 
     def __init__(self, *, config, memory, clock_hz, baud, stored_rows=2, queue_depth=4,
-                 bursts=4, hard_multipliers=None, link_timeout_ms=50.0, sdram_init_cycles=None,
-                 sdram_read_capture="fall"):
+                 bursts=4, hard_multipliers=None, array_domain="sync", link_timeout_ms=50.0,
+                 sdram_init_cycles=None, sdram_read_capture="fall"):
         with validating(self):
             if not isinstance(config, Config):
                 raise ValueError(f"config must be an openmxu.Config, not {config!r}")
@@ -130,7 +133,8 @@ class BoardSoC(wiring.Component):
                                                 sdram_read_capture)
             self.accelerator = Accelerator(config, memory_bytes=self.memory_bytes,
                                            queue_depth=queue_depth,
-                                           hard_multipliers=hard_multipliers)
+                                           hard_multipliers=hard_multipliers,
+                                           array_domain=array_domain)
         sig = self.accelerator.axi_signature
         self.link = HostLinkUART(divisor=self.divisor, data_bytes=sig.data_width // 8,
                                  addr_width=sig.addr_width, id_width=sig.id_width,

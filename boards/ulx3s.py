@@ -2,14 +2,19 @@
 
 ::
 
-    clk25 ──> EHXPLLL ──> sync (100 MHz by default) ──> BoardSoC
+    clk25 ──> EHXPLLL ──> sync ───────────> BoardSoC (host link, sequencer, DMA, memory)
+                     └──> array (optional) ──> its systolic array (ArrayClockCrossing)
     FTDI uart rx/tx  <──────────────────────────────>   uart_rx / uart_tx
     LEDs 0..7        <── heartbeat, irq, memory error, link activity
     SDRAM pins       <── SDRAMPHY (memory="sdram"; clock on a 180-degree PLL output)
 
-The accelerator's array has 16 x 16 cells by default; the part has 156 DSP blocks, so the
-first ``hard_multipliers`` cells (row-major, from the board's catalog entry) use them and the rest build their
-multipliers from logic (:class:`~rtl.systolic.WeightStationaryArray`).
+The part has 156 DSP blocks: the first ``hard_multipliers`` cells of the array (row-major, from
+the board's catalog entry) use them and the rest build their multipliers from logic
+(:class:`~rtl.systolic.WeightStationaryArray`).
+
+With ``array_mhz`` the grid runs in a clock domain of its own, from the same PLL: its logic is
+a multiply and an add per register, while the memory channel controller's scheduler limits the
+``sync`` domain (see the README's board section).
 """
 
 from amaranth import Elaboratable, Module, Signal
@@ -32,24 +37,30 @@ class ULX3STop(Elaboratable):
         ``"hbm"`` (block-RAM HBM emulator) or ``"sdram"`` (the board's 32 MB SDR SDRAM).
     clock_mhz : float
         The ``sync`` clock.
+    array_mhz : float or None
+        The ``array`` clock; ``None``: the array runs in ``sync``.
     hard_multipliers : int or None
         Array cells on DSP blocks; default the board's, or every cell if that is more.
     """
 
-    def __init__(self, *, board, config, memory, clock_mhz, hard_multipliers=None):
+    def __init__(self, *, board, config, memory, clock_mhz, array_mhz=None,
+                 hard_multipliers=None):
         self.board = board
         self.clock_mhz = clock_mhz
+        self.array_mhz = array_mhz
         if hard_multipliers is None and board.hard_multipliers is not None:
             hard_multipliers = min(config.macs, board.hard_multipliers)
         self.soc = BoardSoC(config=config, memory=memory, clock_hz=round(clock_mhz * 1e6),
-                            baud=board.baud, hard_multipliers=hard_multipliers)
+                            baud=board.baud, hard_multipliers=hard_multipliers,
+                            array_domain="sync" if array_mhz is None else "array")
 
     def elaborate(self, platform):
         m = Module()
         clk25 = platform.request("clk25", 0)
         m.submodules.clocking = clocking = ECP5Clocking(
             clock=clk25.i, input_mhz=25, output_mhz=self.clock_mhz,
-            shifted_degrees=180 if self.soc.memory == "sdram" else None)
+            shifted_degrees=180 if self.soc.memory == "sdram" else None,
+            array_mhz=self.array_mhz)
 
         m.submodules.soc = soc = self.soc
         uart = platform.request("uart", 0)

@@ -127,7 +127,7 @@ def _bitstream(args):
     try:
         config = replace(chosen.config, **changes)
         build(chosen.name, config=config, memory=args.memory, clock_mhz=args.clock_mhz,
-              seed=args.seed, build_dir=args.build_dir,
+              array_mhz=args.array_mhz, seed=args.seed, build_dir=args.build_dir,
               check_timing=not args.allow_timing_fail)
     except (BuildError, FitError, ValueError) as error:
         print(f"openmxu bitstream: {error}", file=sys.stderr)
@@ -215,7 +215,11 @@ def main(argv=None):
     bitstream.add_argument("--build-dir",
                            help="build folder (default build/boards/<board>)")
     bitstream.add_argument("--clock-mhz", type=float,
-                           help="target clock of the accelerator (default the board's)")
+                           help="target clock of the sync domain: host link, sequencer, "
+                                "DMA, memory (default the board's)")
+    bitstream.add_argument("--array-mhz", type=float,
+                           help="target clock of the systolic array's own domain (default "
+                                "the board's)")
     bitstream.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
     bitstream.add_argument("--allow-timing-fail", action="store_true",
                            help="write the bitstream and report even if timing is not met")

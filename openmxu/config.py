@@ -48,7 +48,9 @@ class Config:
     dataflow : str
         ``"ws"`` (weight-stationary, the default) or ``"os"`` (output-stationary).
     clock_mhz : float
-        Nominal array clock used to turn cycle counts into throughput (default 100 MHz).
+        Nominal clock of the cycle counts (the ``sync`` domain, which feeds the array one
+        vector per cycle), used to turn them into throughput (default 100 MHz). A board that
+        clocks its array faster than ``sync`` gives ``sync``'s clock here.
     memory_preset : str
         DRAM timing preset of every pseudo-channel (:data:`openmxu.dram.PRESETS`; default
         ``"hbm2-2000"``).

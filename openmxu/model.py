@@ -38,8 +38,8 @@ WEIGHT_READS_IN_FLIGHT = 16
 #: A-panel row bursts in flight (the port's read slots).
 PANEL_READS_IN_FLIGHT = 16
 #: From a vector's entry to its result in the accumulator bank, beyond ``rows + cols``: the
-#: cells' product register, the result FIFO and the read-modify-write.
-ARRAY_TO_BANK = 4
+#: cells' operand and product registers, the result FIFO and the read-modify-write.
+ARRAY_TO_BANK = 5
 #: From the last write beat to its response and the end of the command.
 WRITE_RESPONSE_CYCLES = 8
 #: Cycles the weight reader runs ahead of the array's free weight buffer (its FIFOs hold

@@ -25,7 +25,7 @@ from openmxu.registers import COUNTERS
 from .mem.axi import AXI4Signature, Burst
 from .mem.interconnect import round_robin
 from .params import check_int, validating
-from .systolic import build_array
+from .systolic import build_array, ArrayClockCrossing
 from .accel.activations import ActivationPath
 from .accel.dma import DMAReader, DMAWriter
 from .accel.geometry import Geometry
@@ -62,6 +62,13 @@ class Accelerator(wiring.Component):
         Array cells whose multiplier may become a DSP block (the rest are built from logic,
         see :class:`~rtl.systolic.WeightStationaryArray`); ``None``: all of them. Boards
         whose part has fewer DSP blocks than the array has cells set it.
+    array_domain : str
+        Clock domain of the systolic array. ``"sync"`` (the default): one clock for
+        everything. Another name puts the array behind
+        :class:`~rtl.systolic.ArrayClockCrossing`, so that a board can clock the grid faster
+        than the rest; the design gets ``<array_domain>_clk`` and ``_rst`` inputs. The
+        performance counters stay in ``sync`` (``mac_active`` counts activation vectors the
+        crossing accepts).
 
     Members
     -------
@@ -73,7 +80,8 @@ class Accelerator(wiring.Component):
         High from the end of a command until the host clears ``STATUS.done``.
     """
 
-    def __init__(self, config, *, memory_bytes=None, queue_depth=4, hard_multipliers=None):
+    def __init__(self, config, *, memory_bytes=None, queue_depth=4, hard_multipliers=None,
+                 array_domain="sync"):
         with validating(self):
             address_map = AddressMap(timing=config.memory_preset, channels=config.channels,
                                      order=config.address_order)
@@ -86,7 +94,11 @@ class Accelerator(wiring.Component):
             check_int("queue_depth", queue_depth, 1, 16)
             if hard_multipliers is not None:
                 check_int("hard_multipliers", hard_multipliers, 0, config.macs)
+            if not isinstance(array_domain, str) or not array_domain.isidentifier():
+                raise ValueError(f"array_domain must be a clock domain name, not "
+                                 f"{array_domain!r}")
         self.config = config
+        self.array_domain = array_domain
         self.hard_multipliers = hard_multipliers
         self.memory_bytes = memory_bytes
         self.queue_depth = queue_depth
@@ -106,7 +118,8 @@ class Accelerator(wiring.Component):
 
     def __repr__(self):
         return (f"Accelerator({self.config!r}, memory_bytes={self.memory_bytes}, "
-                f"queue_depth={self.queue_depth}, hard_multipliers={self.hard_multipliers})")
+                f"queue_depth={self.queue_depth}, hard_multipliers={self.hard_multipliers}, "
+                f"array_domain={self.array_domain!r})")
 
     def elaborate(self, platform):
         m = Module()
@@ -117,8 +130,10 @@ class Accelerator(wiring.Component):
                                                           queue_depth=self.queue_depth)
         m.submodules.sequencer = sequencer = Sequencer(geometry=g,
                                                        memory_bytes=self.memory_bytes)
-        m.submodules.array = array = build_array(self.config,
-                                                   hard_multipliers=self.hard_multipliers)
+        array = build_array(self.config, hard_multipliers=self.hard_multipliers)
+        if self.array_domain != "sync":
+            array = ArrayClockCrossing(array, domain=self.array_domain)
+        m.submodules.array = array
         m.submodules.activations = activations = ActivationPath(geometry=g)
         m.submodules.weights = weights = WeightPath(geometry=g)
         m.submodules.results = results = ResultPath(geometry=g)

@@ -28,6 +28,9 @@ from openmxu.link import Command, Link, ReplyDecoder, Status, crc16, encode_requ
 #: Clock period of the simulation (the design's ``clock_hz`` only matters for the UART
 #: divisor, which the design was built with).
 PERIOD_NS = 10
+#: Period of the array's own clock, when the design has one: faster than ``clk`` and not a
+#: divisor of its period, so that the edges of the two clocks take every relative phase.
+ARRAY_PERIOD_NS = 3.9
 
 
 class UARTPort:
@@ -89,10 +92,16 @@ class UARTPort:
 
 async def _start(dut):
     cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    array_clock = hasattr(dut, "array_clk")
+    if array_clock:
+        cocotb.start_soon(Clock(dut.array_clk, ARRAY_PERIOD_NS, unit="ns").start())
+        dut.array_rst.value = 1
     dut.uart_rx.value = 1
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
+    if array_clock:
+        dut.array_rst.value = 0
     await ClockCycles(dut.clk, 2)
 
 

@@ -73,17 +73,22 @@ def accelerator_design(config, *, stored_rows=STORED_ROWS):
 
 
 def board_design(config, *, memory="hbm", clock_hz=10_000_000, baud=1_250_000, stored_rows=2,
-                 link_timeout_ms=0.2, sdram_init_cycles=100):
+                 link_timeout_ms=0.2, sdram_init_cycles=100, array_domain="sync"):
     """A board's :class:`boards.soc.BoardSoC` (host link, accelerator, memory back-end) as
     the simulation top, with its UART pins at the top level and, for ``memory="sdram"``, the
-    SDRAM chip model on its memory pins (:class:`sim.board.BoardTestbench`)."""
+    SDRAM chip model on its memory pins (:class:`sim.board.BoardTestbench`). With
+    ``array_domain="array"`` the systolic array has its own clock (``array_clk``,
+    ``array_rst``), as on a board top that sets ``array_mhz``."""
     from .board import BoardTestbench
     options = {"config": config, "memory": memory, "clock_hz": clock_hz, "baud": baud,
-               "stored_rows": stored_rows, "link_timeout_ms": link_timeout_ms}
+               "stored_rows": stored_rows, "link_timeout_ms": link_timeout_ms,
+               "array_domain": array_domain}
     if memory == "sdram":
         # The chip model shares the simulation's clock: data is valid at the rising edge.
         options.update(sdram_init_cycles=sdram_init_cycles, sdram_read_capture="rise")
     params = {**options, "config": config.as_dict()}
     tag = f"{config.rows}x{config.cols}_{memory}_{config.channels}ch"
+    if array_domain != "sync":
+        tag += f"_{array_domain}"
     return Design(name=f"board_{tag}", factory=lambda: BoardTestbench(**options),
                   params=params, memory_init=False)

@@ -64,3 +64,11 @@ def test_matmuls_on_the_sdram_board_path_match_numpy():
     sequence, and the chip model checking every pin cycle."""
     run(board_design(CONFIGS["sdram"], memory="sdram", clock_hz=CLOCK_HZ, baud=BAUD),
         "sim.board_tb", testcase="board_matmuls", params=_params("sdram", cases=CASES[:3]))
+
+
+@pytest.mark.xdist_group("board_hbm_array_clock")
+def test_matmuls_with_the_array_on_its_own_clock_match_numpy():
+    """The ULX3S top's clocking: the systolic array in its own domain behind
+    ArrayClockCrossing, clocked 2.56 times faster than the rest (``sim.board_tb``)."""
+    run(board_design(CONFIGS["hbm"], clock_hz=CLOCK_HZ, baud=BAUD, array_domain="array"),
+        "sim.board_tb", testcase="board_matmuls", params=_params("hbm", cases=CASES))

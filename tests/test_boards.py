@@ -48,9 +48,34 @@ def test_default_ulx3s_configuration_fits_by_estimate():
     ulx3s = board("ulx3s-85f")
     figures = check_fit(ulx3s, ulx3s.config, memory="hbm",
                         hard_multipliers=ulx3s.hard_multipliers)
-    assert ulx3s.config.macs == 128
+    assert ulx3s.config.macs >= 144  # the board's target: at least 144 int8 MACs
     for resource, (used, available) in figures.items():
         assert 0 < used <= available, resource
+
+
+def test_ulx3s_clocks_the_array_apart_from_the_rest():
+    from boards.clocking import ECP5Clocking
+    ulx3s = board("ulx3s-85f")
+    assert ulx3s.array_mhz == 100.0 and ulx3s.clock_mhz < ulx3s.array_mhz
+    clocking = ECP5Clocking(clock=None, input_mhz=25, output_mhz=ulx3s.clock_mhz,
+                            array_mhz=ulx3s.array_mhz)
+    assert clocking.frequency_mhz == ulx3s.clock_mhz
+    assert clocking.array_frequency_mhz == ulx3s.array_mhz
+    top = ulx3s.top(config=ulx3s.config, memory="hbm", clock_mhz=ulx3s.clock_mhz,
+                    array_mhz=ulx3s.array_mhz, hard_multipliers=ulx3s.hard_multipliers)
+    assert top.soc.accelerator.array_domain == "array"
+
+
+@pytest.mark.parametrize("output_mhz,array_mhz", [(25, 100), (33.333, 100), (50, 125)])
+def test_ecp5_pll_gives_both_clocks_from_one_vco(output_mhz, array_mhz):
+    s = ecp5_pll_settings(25, output_mhz, secondary_mhz=array_mhz)
+    vco = 25 / s["CLKI_DIV"] * s["CLKFB_DIV"] * s["CLKOP_DIV"]
+    assert 400 <= vco <= 800
+    assert s["frequency_mhz"] == pytest.approx(output_mhz, rel=0.01)
+    assert vco / s["CLKOS2_DIV"] == pytest.approx(s["secondary_mhz"])
+    assert s["secondary_mhz"] == pytest.approx(array_mhz, rel=0.01)
+    with pytest.raises(ValueError, match="output_mhz and secondary_mhz must be reachable together"):
+        ecp5_pll_settings(25, 25, secondary_mhz=0.5)
 
 
 def test_fit_check_names_the_missing_resource():

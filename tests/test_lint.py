@@ -39,11 +39,16 @@ def _traffic():
     return TrafficGenerator(addr_width=28, data_width=256, id_width=4)
 
 
-def _accelerator(**options):
+def _accelerator(array_domain="sync", **options):
     def factory():
         from rtl.top import Accelerator
-        return Accelerator(Config(**options))
+        return Accelerator(Config(**options), array_domain=array_domain)
     return factory
+
+
+def _crossing():
+    from rtl.systolic import ArrayClockCrossing
+    return ArrayClockCrossing(build_array(Config(rows=4, cols=4)), domain="array")
 
 
 DESIGNS = {
@@ -60,6 +65,8 @@ DESIGNS = {
     "accelerator_8x8": _accelerator(),
     "accelerator_4x16_2ch": _accelerator(rows=4, cols=16, channels=2, block_m=16,
                                          block_k=64),
+    "array_clock_crossing_4x4": _crossing,
+    "accelerator_8x8_array_clock": _accelerator(array_domain="array"),
 }
 
 

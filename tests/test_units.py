@@ -7,12 +7,18 @@ from amaranth.sim import Simulator
 
 from openmxu import golden
 from rtl.systolic import (WeightStationaryPE, OutputStationaryPE, Skew, WeightStationaryArray,
-                          OutputStationaryArray)
+                          OutputStationaryArray, ArrayClockCrossing)
+
+#: Periods of the array's own clock against ``sync``'s 10 ns in the clock-crossing tests:
+#: faster, slower, and faster by a ratio whose edges take every relative phase.
+ARRAY_PERIODS = (3.9e-9, 23e-9, 7.3e-9)
 
 
-def _simulate(dut, *testbenches):
+def _simulate(dut, *testbenches, array_period=None):
     sim = Simulator(dut)
     sim.add_clock(1e-8)
+    if array_period is not None:
+        sim.add_clock(array_period, domain="array")
     for testbench in testbenches:
         sim.add_testbench(testbench)
     sim.run()
@@ -37,15 +43,16 @@ def test_ws_pe_multiplies_with_the_selected_bank_and_wraps():
             (-128, 1, 100, 100 - 16256),
             (0, 1, -5, -5),
         ]
-        # The product is registered: the partial sum it joins arrives a cycle after the
-        # activation, and the sum leaves a cycle after that.
-        for index, (a, sel, _, _) in enumerate(cases + [(0, 0, 0, 0)]):
+        # The operands and the product are registered: the partial sum a product joins
+        # arrives `lag` cycles after the activation, and the sum leaves a cycle after that.
+        lag = dut.result_delay - 1
+        for index, (a, sel, _, _) in enumerate(cases + [(0, 0, 0, 0)] * lag):
             ctx.set(dut.a_in, a)
             ctx.set(dut.sel_in, sel)
-            ctx.set(dut.psum_in, cases[index - 1][2] if index else 0)
+            ctx.set(dut.psum_in, cases[index - lag][2] if index >= lag else 0)
             await ctx.tick()
-            if index:
-                assert ctx.get(dut.psum_out) == cases[index - 1][3]
+            if index >= lag:
+                assert ctx.get(dut.psum_out) == cases[index - lag][3]
             assert ctx.get(dut.a_out) == a and ctx.get(dut.sel_out) == sel
         # A load into bank 1 leaves bank 0 alone.
         ctx.set(dut.w_in, 3)
@@ -57,7 +64,8 @@ def test_ws_pe_multiplies_with_the_selected_bank_and_wraps():
         await ctx.tick()
         ctx.set(dut.load_in, 0)
         ctx.set(dut.sel_in, 1)
-        await ctx.tick()
+        for _ in range(dut.result_delay - 1):
+            await ctx.tick()
         assert ctx.get(dut.psum_out) == -256  # used bank 0 (-128)
         await ctx.tick()
         assert ctx.get(dut.psum_out) == 6  # bank 1 now holds 3
@@ -134,19 +142,25 @@ async def _collect(ctx, dut, results, *, count, budget):
     raise AssertionError(f"{len(results)} of {count} result rows after {budget} cycles")
 
 
-def _run_ws(rows, cols, tiles, seed, hard_multipliers=None):
+async def _send_weight_tiles(ctx, dut, tiles):
+    for b in tiles:
+        for row in b.tolist():
+            ctx.set(dut.weights.payload, row)
+            ctx.set(dut.weights.valid, 1)
+            await ctx.tick().until(dut.weights.ready)
+    ctx.set(dut.weights.valid, 0)
+
+
+def _run_ws(rows, cols, tiles, seed, hard_multipliers=None, array_period=None):
     rng = np.random.default_rng(seed)
     dut = WeightStationaryArray(rows=rows, cols=cols, hard_multipliers=hard_multipliers)
+    if array_period is not None:
+        dut = ArrayClockCrossing(dut, domain="array")
     work = [golden.random_operands(rng, m, rows, cols) for m in tiles]
     results = []
 
     async def weights(ctx):
-        for _, b in work:
-            for row in b.tolist():
-                ctx.set(dut.weights.payload, row)
-                ctx.set(dut.weights.valid, 1)
-                await ctx.tick().until(dut.weights.ready)
-        ctx.set(dut.weights.valid, 0)
+        await _send_weight_tiles(ctx, dut, [b for _, b in work])
 
     async def activations(ctx):
         for a, _ in work:
@@ -159,15 +173,17 @@ def _run_ws(rows, cols, tiles, seed, hard_multipliers=None):
     async def sink(ctx):
         await _collect(ctx, dut, results, count=sum(tiles), budget=20 * sum(tiles) + 100)
 
-    _simulate(dut, weights, activations, sink)
+    _simulate(dut, weights, activations, sink, array_period=array_period)
     expected = [(row, i == len(a) - 1) for a, b in work
                 for i, row in enumerate(golden.matmul(a, b).tolist())]
     assert results == expected
 
 
-def _run_os(rows, cols, tiles, seed, hard_multipliers=None):
+def _run_os(rows, cols, tiles, seed, hard_multipliers=None, array_period=None):
     rng = np.random.default_rng(seed)
     dut = OutputStationaryArray(rows=rows, cols=cols, hard_multipliers=hard_multipliers)
+    if array_period is not None:
+        dut = ArrayClockCrossing(dut, domain="array")
     work = [golden.random_operands(rng, rows, k, cols) for k in tiles]
     results = []
 
@@ -184,7 +200,7 @@ def _run_os(rows, cols, tiles, seed, hard_multipliers=None):
         await _collect(ctx, dut, results, count=rows * len(tiles),
                        budget=20 * (sum(tiles) + rows * len(tiles)) + 100)
 
-    _simulate(dut, operands, sink)
+    _simulate(dut, operands, sink, array_period=array_period)
     expected = [(row, i == rows - 1) for a, b in work
                 for i, row in enumerate(golden.matmul(a, b).tolist())]
     assert results == expected
@@ -198,6 +214,60 @@ def test_tiny_ws_array(rows, cols):
 @pytest.mark.parametrize("rows,cols", [(1, 1), (2, 3), (3, 2)])
 def test_tiny_os_array(rows, cols):
     _run_os(rows, cols, tiles=[5, 1, 2, 4], seed=rows * 10 + cols)
+
+
+@pytest.mark.parametrize("array_period", ARRAY_PERIODS)
+@pytest.mark.parametrize("run", [_run_ws, _run_os])
+def test_arrays_in_their_own_clock_domain_match_numpy(run, array_period):
+    """The array behind ArrayClockCrossing, on a clock faster or slower than sync's."""
+    run(3, 2, tiles=[5, 1, 2, 4, 7], seed=11, array_period=array_period)
+
+
+def test_clock_crossing_keeps_one_vector_per_cycle():
+    """With the array's clock faster than sync, a long tile streams through the crossing
+    at one activation vector and one result row per sync cycle, after a fixed latency."""
+    rows, cols, m = 2, 2, 64
+    dut = ArrayClockCrossing(WeightStationaryArray(rows=rows, cols=cols), domain="array")
+    a, b = golden.random_operands(np.random.default_rng(5), m, rows, cols)
+    results = []
+
+    async def weights(ctx):
+        await _send_weight_tiles(ctx, dut, [b])
+
+    async def activations(ctx):
+        for index, vector in enumerate(a.tolist()):
+            ctx.set(dut.activations.payload, {"data": vector, "last": index == m - 1})
+            ctx.set(dut.activations.valid, 1)
+            await ctx.tick().until(dut.activations.ready)
+        ctx.set(dut.activations.valid, 0)
+
+    async def sink(ctx):
+        ctx.set(dut.results.ready, 1)
+        cycle = 0
+        while len(results) < m and cycle < 20 * m:
+            _, _, valid, payload = await ctx.tick().sample(dut.results.valid,
+                                                           dut.results.payload)
+            cycle += 1
+            if valid:
+                results.append((cycle, list(payload.data)))
+        assert len(results) == m, f"{len(results)} of {m} result rows after {cycle} cycles"
+
+    _simulate(dut, weights, activations, sink, array_period=ARRAY_PERIODS[0])
+    assert [row for _, row in results] == golden.matmul(a, b).tolist()
+    first, last = results[0][0], results[-1][0]
+    assert last - first == m - 1, f"{m} rows took {last - first + 1} sync cycles"
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"domain": "sync"}, "domain must be a clock domain name other than 'sync'"),
+    ({"domain": "not a name"}, "domain must be"),
+    ({"depth": 2}, "depth must be"),
+    ({"depth": 12}, "depth must be a power of two"),
+])
+@pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
+def test_clock_crossing_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ArrayClockCrossing(WeightStationaryArray(rows=2, cols=2), **kwargs)
 
 
 @pytest.mark.parametrize("run", [_run_ws, _run_os])
@@ -230,6 +300,30 @@ def test_soft_multiplier_is_exact_on_every_int8_pair():
     sim = Simulator(m)
     sim.add_testbench(testbench)
     sim.run()
+
+
+@pytest.mark.parametrize("multiplier", ["hard", "soft"])
+def test_ws_pe_pipeline_is_exact_on_every_int8_pair(multiplier):
+    """Through the cell's registers (operands, or the logic multiplier's pair sums, then the
+    product), every int8 pair gives its exact product, result_delay cycles later."""
+    dut = WeightStationaryPE(operand_width=8, acc_width=32, multiplier=multiplier)
+    values = range(-128, 128)
+
+    async def testbench(ctx):
+        for w in values:
+            ctx.set(dut.w_in, w)
+            ctx.set(dut.load_in, 1)
+            await ctx.tick()
+            ctx.set(dut.load_in, 0)
+            got = []
+            for index, a in enumerate(list(values) + [0] * dut.result_delay):
+                ctx.set(dut.a_in, a)
+                await ctx.tick()
+                if index >= dut.result_delay - 1:
+                    got.append(ctx.get(dut.psum_out))
+            assert got[:len(values)] == [a * w for a in values], f"w = {w}"
+
+    _simulate(dut, testbench)
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")

@@ -54,7 +54,8 @@ class PEHarness(wiring.Component):
 
     Weight-stationary: the reference keeps the two weight banks as the load strobes say and
     predicts ``psum_out = psum_in + product`` one cycle on, where ``product`` is
-    ``a_in * weight[sel_in]`` of the cycle before (the cell's product register). Output-stationary:
+    ``a_in * weight[sel_in]`` of two cycles before (the cell's operand and product
+    registers). Output-stationary:
     it keeps the running sum of ``a_in * b_in`` and predicts ``drain_out``: the finished sum
     after a ``last`` pair, else ``drain_in`` of two cycles before. The forwarded operands are
     checked to be one register behind.
@@ -122,19 +123,28 @@ class PEHarness(wiring.Component):
             weight = Signal(signed(self.operand_width))
             m.d.comb += weight.eq(Mux(pe.sel_in, banks[1], banks[0]))
             product = self._product(m, pe.a_in, weight)
-            # The cell registers the product, and adds it to the partial sum of the next
-            # cycle.
+            # The cell registers the operands, then the product, and adds it to the partial
+            # sum of the cycle after.
+            a_1 = Signal(signed(self.operand_width), name="reference_a_1")
+            weight_1 = Signal(signed(self.operand_width), name="reference_weight_1")
             product_1 = Signal(acc_shape, name="reference_product_1")
+            product_2 = Signal(acc_shape, name="reference_product_2")
             expected = Signal(acc_shape)
-            m.d.sync += [product_1.eq(product), expected.eq(pe.psum_in + product_1)]
+            m.d.sync += [a_1.eq(pe.a_in), weight_1.eq(weight), product_1.eq(product),
+                         product_2.eq(product_1), expected.eq(pe.psum_in + product_2)]
             m.d.comb += Assert(pe.psum_out == expected,
-                               "psum_out is psum_in + the product of a and w a cycle before")
+                               "psum_out is psum_in + the product of a and w two cycles "
+                               "before")
             if self.lemmas:
                 for i in range(2):
                     m.d.comb += Assert(netlist.signal(f"weight_bank{i}") == banks[i],
                                        "lemma: weight bank")
-                m.d.comb += Assert(netlist.signal("product").as_signed() == product_1,
-                                   "lemma: product register")
+                m.d.comb += [
+                    Assert(netlist.signal("operand_a") == a_1, "lemma: operand register"),
+                    Assert(netlist.signal("operand_w") == weight_1, "lemma: operand register"),
+                    Assert(netlist.signal("product").as_signed() == product_2,
+                           "lemma: product register"),
+                ]
         else:
             running = Signal(acc_shape, name="reference_sum")
             product = self._product(m, pe.a_in, pe.b_in)

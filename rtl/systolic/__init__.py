@@ -3,7 +3,8 @@
 from .pe import WeightStationaryPE, OutputStationaryPE
 from .skew import Skew
 from .array import WeightStationaryArray, OutputStationaryArray, build_array
+from .crossing import ArrayClockCrossing
 from . import layouts
 
 __all__ = ["WeightStationaryPE", "OutputStationaryPE", "Skew", "WeightStationaryArray",
-           "OutputStationaryArray", "build_array", "layouts"]
+           "OutputStationaryArray", "build_array", "ArrayClockCrossing", "layouts"]

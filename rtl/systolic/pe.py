@@ -6,7 +6,7 @@ every wire in the array is one PE long. :attr:`east` and :attr:`south` list the 
 array wires any cell from them. Sums wrap in two's complement at ``acc_width``.
 """
 
-from amaranth import Module, Signal, Mux, signed
+from amaranth import Module, Signal, Mux, signed, Instance, ClockSignal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -21,15 +21,19 @@ __all__ = ["WeightStationaryPE", "OutputStationaryPE", "MULTIPLIERS", "soft_mult
 MULTIPLIERS = ("hard", "soft")
 
 
+def partial_products(a, b):
+    """The shifted partial products of signed ``a * b``, one per bit of ``b``; the one of
+    ``b``'s sign bit is negated (it weighs ``-2 ** (len(b) - 1)``). Their sum, wrapped to
+    ``len(a) + len(b)`` bits, is the product."""
+    terms = [Mux(b[i], a, 0).as_signed() << i for i in range(len(b))]
+    terms[-1] = -terms[-1]
+    return terms
+
+
 def soft_multiply(a, b):
-    """``a * b`` for signed ``a`` and ``b`` as a sum of shifted partial products, so that no
-    multiplier cell reaches synthesis. The sign bit of ``b`` weighs ``-2 ** (len(b) - 1)``."""
-    width = len(a) + len(b)
-    total = 0
-    for i in range(len(b)):
-        term = Mux(b[i], a, 0).as_signed() << i
-        total = total - term if i == len(b) - 1 else total + term
-    return total.as_signed()[:width].as_signed()
+    """``a * b`` for signed ``a`` and ``b`` as a sum of :func:`partial_products`, so that no
+    multiplier cell reaches synthesis."""
+    return sum(partial_products(a, b)).as_signed()[:len(a) + len(b)].as_signed()
 
 
 class _ProcessingElement(wiring.Component):
@@ -69,14 +73,46 @@ class _ProcessingElement(wiring.Component):
                 f"acc_width={self.acc_width}, multiplier={self.multiplier!r})")
 
 
-class WeightStationaryPE(_ProcessingElement):
-    """A weight-stationary cell: ``product <= a_in * weight[sel_in]``, then
-    ``psum_out <= psum_in + product``.
+def _ecp5_registered_multiplier(a, b, product):
+    """An ECP5 ``MULT18X18D`` computing ``product`` = ``a * b`` (signed, up to 18 bits each)
+    two cycles late, with the block's own input and output registers. Synthesis does not
+    move fabric registers into the block; without them a route into the block, its multiply
+    and the route out are one path (about 16 ns on the LFE5U-85F, against 10 at 100 MHz).
 
-    The product has a register of its own, so that the multiplier (a DSP block on an FPGA)
-    and the partial-sum adder are not one path: the partial sum from the north arrives one
-    cycle after the activation from the west, which only delays the whole array's results by
-    one cycle (:attr:`result_delay` is 2).
+    The block's registers have no reset, like the fabric registers they stand for
+    (:class:`WeightStationaryPE`): a reset fanned out to every block's RST0 was the longest
+    path of the array."""
+    ports = {}
+    for name, value in (("A", a), ("B", b)):
+        extended = value.as_signed()
+        for i in range(18):
+            ports[f"i_{name}{i}"] = extended[min(i, len(value) - 1)]
+    for i in range(18):
+        ports[f"i_C{i}"] = 0
+    for i in range(36):
+        ports[f"o_P{i}"] = product[i] if i < len(product) else Signal(name=f"unused_p{i}")
+    parameters = {"p_REG_INPUTA_CLK": "CLK0", "p_REG_INPUTB_CLK": "CLK0",
+                  "p_REG_OUTPUT_CLK": "CLK0", "p_GSR": "DISABLED", "p_RESETMODE": "SYNC"}
+    for register in ("INPUTA", "INPUTB", "OUTPUT"):
+        parameters.update({f"p_REG_{register}_CE": "CE0", f"p_REG_{register}_RST": "RST0"})
+    return Instance("MULT18X18D", **parameters, **ports,
+                    i_SIGNEDA=1, i_SIGNEDB=1, i_SOURCEA=0, i_SOURCEB=0,
+                    i_CLK0=ClockSignal(), i_CE0=1, i_RST0=0,
+                    **{f"i_{port}{i}": 0 for port in ("CLK", "CE", "RST") for i in (1, 2, 3)})
+
+
+class WeightStationaryPE(_ProcessingElement):
+    """A weight-stationary cell: ``operands <= (a_in, weight[sel_in])``, then
+    ``product <= operand_a * operand_w``, then ``psum_out <= psum_in + product``.
+
+    The multiplier (a DSP block on an FPGA) has a register on each side, so that neither the
+    route into it nor the partial-sum adder after it shares its path: the partial sum from
+    the north arrives two cycles after the activation from the west, which only delays the
+    whole array's results by two cycles (:attr:`result_delay` is 3). On an ECP5 a hard cell's
+    registers are the DSP block's own (:func:`_ecp5_registered_multiplier`).
+
+    The operand and product registers have no reset: the cell's inputs are registers that
+    reset to zero, so any reset of two cycles or more leaves zeros in them.
 
     The cell keeps two weight banks. The activation flowing east carries the bank it is to be
     multiplied with (``sel``), and a weight load flowing east tells the cell when the weight
@@ -105,7 +141,7 @@ class WeightStationaryPE(_ProcessingElement):
         and registered to the south
     """
 
-    result_delay = 2
+    result_delay = 3
 
     @staticmethod
     def east_ports(operand_width, acc_width):
@@ -119,10 +155,32 @@ class WeightStationaryPE(_ProcessingElement):
         m = Module()
         weight_bank0 = Signal(signed(self.operand_width))
         weight_bank1 = Signal(signed(self.operand_width))
-        product = Signal(signed(2 * self.operand_width))
+        weight = Mux(self.sel_in, weight_bank1, weight_bank0)
+        product = Signal(signed(2 * self.operand_width), reset_less=True)
 
-        m.d.sync += product.eq(self._multiply(self.a_in,
-                                              Mux(self.sel_in, weight_bank1, weight_bank0)))
+        if (self.multiplier == "hard" and self.operand_width <= 18
+                and getattr(platform, "family", None) == "ecp5"):
+            m.submodules.multiplier = _ecp5_registered_multiplier(self.a_in, weight, product)
+        elif self.multiplier == "soft":
+            # The first adder level of a logic multiplier takes the operand registers'
+            # place: pairs of partial products are summed straight from the inputs, and the
+            # product register adds the pairs, two short carry chains each side.
+            terms = partial_products(self.a_in, weight)
+            pairs = []
+            for index in range(0, len(terms), 2):
+                pair = Signal(signed(2 * self.operand_width), reset_less=True,
+                              name=f"partial_sum{index // 2}")
+                m.d.sync += pair.eq(sum(terms[index:index + 2]))
+                pairs.append(pair)
+            m.d.sync += product.eq(sum(pairs))
+        else:
+            operand_a = Signal(signed(self.operand_width), reset_less=True)
+            operand_w = Signal(signed(self.operand_width), reset_less=True)
+            m.d.sync += [
+                operand_a.eq(self.a_in),
+                operand_w.eq(weight),
+                product.eq(self._multiply(operand_a, operand_w)),
+            ]
         m.d.sync += [
             self.a_out.eq(self.a_in),
             self.sel_out.eq(self.sel_in),

@@ -1,0 +1,92 @@
+"""The array in a clock domain of its own.
+
+The grid of processing elements is the part of the accelerator whose logic is shortest per
+register (a multiply, then an add) and the part that sets the peak rate, so a board may clock
+it faster than the sequencer, the DMA engines and the memory system. :class:`ArrayClockCrossing`
+wraps an array of :mod:`rtl.systolic.array` with the same interface in the ``sync`` domain and
+runs the array in another: every stream of the array passes an asynchronous FIFO (Gray-coded
+pointers, two-flop synchronizers; :class:`amaranth.lib.fifo.AsyncFIFO`)::
+
+    sync domain                    │ array domain
+    weights     ──> AsyncFIFO ─────┼──> array.weights
+    activations ──> AsyncFIFO ─────┼──> array.activations
+    results     <── AsyncFIFO <────┼─── array.results
+
+Nothing else crosses: the array has no other ports, and its credit-based flow control keeps
+working on its own side. The crossing adds a few cycles of latency on each side; it does not
+limit throughput, which is set by the slower of the two sides (one activation vector per
+cycle of either clock).
+"""
+
+from amaranth import Module, Value, DomainRenamer
+from amaranth.lib import wiring
+from amaranth.lib.fifo import AsyncFIFO
+from amaranth.lib.wiring import In
+
+from ..params import check_int, validating
+
+__all__ = ["ArrayClockCrossing"]
+
+
+class ArrayClockCrossing(wiring.Component):
+    """``array`` run in clock domain ``domain``, seen from ``sync`` through one asynchronous
+    FIFO per stream (see the module documentation).
+
+    Parameters
+    ----------
+    array : WeightStationaryArray or OutputStationaryArray
+        The array; it is elaborated in ``domain``.
+    domain : str
+        The array's clock domain (not ``"sync"``); the design that holds this component
+        defines it, or a simulation or netlist gets ``<domain>_clk`` and ``<domain>_rst``
+        ports.
+    depth : int
+        Entries of each FIFO (a power of two, 4 to 64). Four entries cover the pointer
+        synchronizers' round trip, so a stream keeps one transfer per cycle across.
+
+    Members
+    -------
+    The members of ``array.signature``, in the ``sync`` domain.
+    """
+
+    def __init__(self, array, *, domain="array", depth=8):
+        with validating(self):
+            if not isinstance(domain, str) or not domain.isidentifier() or domain == "sync":
+                raise ValueError(f"domain must be a clock domain name other than 'sync', "
+                                 f"not {domain!r}")
+            check_int("depth", depth, 4, 64)
+            if depth & (depth - 1):
+                raise ValueError(f"depth must be a power of two, not {depth}")
+        self.array = array
+        self.domain = domain
+        self.depth = depth
+        super().__init__(array.signature)
+
+    def __repr__(self):
+        return (f"ArrayClockCrossing({self.array!r}, domain={self.domain!r}, "
+                f"depth={self.depth})")
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.array = array = DomainRenamer(self.domain)(self.array)
+        for name, member in self.signature.members.items():
+            outer, inner = getattr(self, name), getattr(self.array, name)
+            width = len(Value.cast(inner.payload))
+            if member.flow == In:
+                source, sink = outer, inner
+                fifo = AsyncFIFO(width=width, depth=self.depth, w_domain="sync",
+                                 r_domain=self.domain)
+            else:
+                source, sink = inner, outer
+                fifo = AsyncFIFO(width=width, depth=self.depth, w_domain=self.domain,
+                                 r_domain="sync")
+            m.submodules[f"{name}_fifo"] = fifo
+            m.d.comb += [
+                fifo.w_data.eq(source.payload),
+                fifo.w_en.eq(source.valid),
+                source.ready.eq(fifo.w_rdy),
+                sink.payload.eq(fifo.r_data),
+                sink.valid.eq(fifo.r_rdy),
+                fifo.r_en.eq(sink.ready),
+            ]
+        return m
