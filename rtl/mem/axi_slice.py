@@ -1,23 +1,22 @@
 """An AXI4 register slice: one register stage on each of the five channels, at full
 throughput.
 
-Every channel gets a skid buffer: VALID and the payload leave the slice from registers, and
-READY leaves it from a register too, so no combinational path crosses the slice in either
-direction. A transfer takes one more cycle, and a channel still moves one transfer per cycle
-while its sink keeps READY high. The cost is two payload registers per channel (the output
-register and the skid register that catches the transfer accepted in the cycle the sink
-stops).
+Every channel gets a skid buffer (:func:`rtl.skid.skid_buffer`): VALID and the payload leave
+the slice from registers, and READY leaves it from a register too, so no combinational path
+crosses the slice in either direction. A transfer takes one more cycle, and a channel still
+moves one transfer per cycle while its sink keeps READY high.
 
 An FPGA top puts a slice between blocks whose handshakes would otherwise chain into one long
 path, such as the accelerator's DMA engines and the memory system's port, whose READY comes
 from its burst-slot selection.
 """
 
-from amaranth import Module, Signal, Cat
+from amaranth import Module, Cat
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..params import validating
+from ..skid import skid_buffer
 from .axi import AXI4Signature, CHANNELS
 
 __all__ = ["AXI4RegisterSlice"]
@@ -51,35 +50,12 @@ class AXI4RegisterSlice(wiring.Component):
         m = Module()
         for name, (valid, ready, fields, downstream) in CHANNELS.items():
             source, sink = (self.s_axi, self.m_axi) if downstream else (self.m_axi, self.s_axi)
-            _skid_buffer(m, name,
-                         source_valid=getattr(source, valid),
-                         source_ready=getattr(source, ready),
-                         source_payload=Cat(*(getattr(source, f) for f in fields)),
-                         sink_valid=getattr(sink, valid),
-                         sink_ready=getattr(sink, ready),
-                         sink_payload=Cat(*(getattr(sink, f) for f in fields)))
+            skid_buffer(m, name,
+                        source_valid=getattr(source, valid),
+                        source_ready=getattr(source, ready),
+                        source_payload=Cat(*(getattr(source, f) for f in fields)),
+                        sink_valid=getattr(sink, valid),
+                        sink_ready=getattr(sink, ready),
+                        sink_payload=Cat(*(getattr(sink, f) for f in fields)))
         return m
 
-
-def _skid_buffer(m, name, *, source_valid, source_ready, source_payload, sink_valid,
-                 sink_ready, sink_payload):
-    width = len(source_payload)
-    out_valid = Signal(name=f"{name}_out_valid")
-    out_payload = Signal(width, name=f"{name}_out_payload")
-    skid_valid = Signal(name=f"{name}_skid_valid")
-    skid_payload = Signal(width, name=f"{name}_skid_payload")
-    m.d.comb += [
-        sink_valid.eq(out_valid),
-        sink_payload.eq(out_payload),
-        source_ready.eq(~skid_valid),
-    ]
-    with m.If(~out_valid | sink_ready):
-        # The output register is free: it takes the skid register's transfer first, which is
-        # older than anything the source offers (the source sees READY low meanwhile).
-        with m.If(skid_valid):
-            m.d.sync += [out_valid.eq(1), out_payload.eq(skid_payload), skid_valid.eq(0)]
-        with m.Else():
-            m.d.sync += [out_valid.eq(source_valid), out_payload.eq(source_payload)]
-    with m.Elif(source_valid & ~skid_valid):
-        # The sink stalls while the source hands over a transfer: keep it aside.
-        m.d.sync += [skid_valid.eq(1), skid_payload.eq(source_payload)]

@@ -8,9 +8,14 @@ runs the array in another: every stream of the array passes an asynchronous FIFO
 pointers, two-flop synchronizers; :class:`amaranth.lib.fifo.AsyncFIFO`)::
 
     sync domain                    │ array domain
-    weights     ──> AsyncFIFO ─────┼──> array.weights
-    activations ──> AsyncFIFO ─────┼──> array.activations
-    results     <── AsyncFIFO <────┼─── array.results
+    weights     ──> AsyncFIFO ─────┼──> skid buffer ──> array.weights
+    activations ──> AsyncFIFO ─────┼──> skid buffer ──> array.activations
+    results     <── AsyncFIFO <────┼─────────────────── array.results
+
+The skid buffers (:func:`rtl.skid.skid_buffer`) keep the array's input handshakes apart from
+the FIFOs' read logic: without them the array's READY would drive the FIFO's read pointer and,
+through it, the read address of every storage cell, and the FIFO's empty flag would drive the
+array's acceptance of a vector, which fans out to every lane of its entry register.
 
 Nothing else crosses: the array has no other ports, and its credit-based flow control keeps
 working on its own side. The crossing adds a few cycles of latency on each side; it does not
@@ -24,6 +29,7 @@ from amaranth.lib.fifo import AsyncFIFO
 from amaranth.lib.wiring import In
 
 from ..params import check_int, validating
+from ..skid import skid_buffer
 
 __all__ = ["ArrayClockCrossing"]
 
@@ -85,8 +91,16 @@ class ArrayClockCrossing(wiring.Component):
                 fifo.w_data.eq(source.payload),
                 fifo.w_en.eq(source.valid),
                 source.ready.eq(fifo.w_rdy),
-                sink.payload.eq(fifo.r_data),
-                sink.valid.eq(fifo.r_rdy),
-                fifo.r_en.eq(sink.ready),
             ]
+            if member.flow == In:
+                skid_buffer(m, f"{name}_skid", domain=self.domain,
+                            source_valid=fifo.r_rdy, source_ready=fifo.r_en,
+                            source_payload=fifo.r_data, sink_valid=sink.valid,
+                            sink_ready=sink.ready, sink_payload=Value.cast(sink.payload))
+            else:
+                m.d.comb += [
+                    sink.payload.eq(fifo.r_data),
+                    sink.valid.eq(fifo.r_rdy),
+                    fifo.r_en.eq(sink.ready),
+                ]
         return m
