@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from amaranth import signed
+from amaranth import Signal, ResetInserter, signed
 from amaranth.sim import Simulator
 
 from openmxu import golden
@@ -214,6 +214,53 @@ def test_tiny_ws_array(rows, cols):
 @pytest.mark.parametrize("rows,cols", [(1, 1), (2, 3), (3, 2)])
 def test_tiny_os_array(rows, cols):
     _run_os(rows, cols, tiles=[5, 1, 2, 4], seed=rows * 10 + cols)
+
+
+@pytest.mark.parametrize("busy_cycles", [2, 4, 7])
+def test_ws_array_after_a_reset_in_mid_stream(busy_cycles):
+    """Only the weight-stationary array's controller has a reset: a reset in mid-stream
+    leaves weight loads, activations and partial sums in the grid. The tiles after it still
+    match numpy, and no result from before it comes out."""
+    rows, cols = 3, 2
+    rng = np.random.default_rng(busy_cycles)
+    soft_reset = Signal()
+    dut = WeightStationaryArray(rows=rows, cols=cols)
+    work = [golden.random_operands(rng, m, rows, cols) for m in (4, 1, 5)]
+    results = []
+
+    async def weights(ctx):
+        # Before the reset: weights and activations of every value, results held back.
+        ctx.set(dut.weights.valid, 1)
+        ctx.set(dut.activations.valid, 1)
+        for _ in range(busy_cycles):
+            ctx.set(dut.weights.payload, rng.integers(-128, 128, cols).tolist())
+            ctx.set(dut.activations.payload, {"data": rng.integers(-128, 128, rows).tolist(),
+                                              "last": bool(rng.integers(2))})
+            await ctx.tick()
+        ctx.set(dut.weights.valid, 0)
+        ctx.set(dut.activations.valid, 0)
+        ctx.set(soft_reset, 1)
+        await ctx.tick()
+        ctx.set(soft_reset, 0)
+        await _send_weight_tiles(ctx, dut, [b for _, b in work])
+
+    async def activations(ctx):
+        await ctx.tick().until(soft_reset)
+        for a, _ in work:
+            for index, vector in enumerate(a.tolist()):
+                ctx.set(dut.activations.payload, {"data": vector, "last": index == len(a) - 1})
+                ctx.set(dut.activations.valid, 1)
+                await ctx.tick().until(dut.activations.ready)
+        ctx.set(dut.activations.valid, 0)
+
+    async def sink(ctx):
+        await ctx.tick().until(soft_reset)
+        await _collect(ctx, dut, results, count=10, budget=300)
+
+    _simulate(ResetInserter(soft_reset)(dut), weights, activations, sink)
+    expected = [(row, i == len(a) - 1) for a, b in work
+                for i, row in enumerate(golden.matmul(a, b).tolist())]
+    assert results == expected
 
 
 @pytest.mark.parametrize("array_period", ARRAY_PERIODS)

@@ -199,7 +199,8 @@ class ResultPath(wiring.Component):
         where = data.StructLayout({"addr": 32, "nt": DIM_BITS})
         valid = [Signal(name=f"s{i}_valid") for i in range(1, PIPELINE + 1)]
         # The row's place is needed until s4, where its beat address and lanes are found.
-        place = [Signal(where, name=f"s{i}_where") for i in range(1, 5)]
+        place_stage = 4
+        place = [Signal(where, name=f"s{i}_where") for i in range(1, place_stage + 1)]
         m.d.sync += [valid[0].eq(issue), place[0].addr.eq(out_row),
                      place[0].nt.eq(out_loop.index["nt"])]
         for i in range(1, PIPELINE):
@@ -253,7 +254,7 @@ class ResultPath(wiring.Component):
                 round_up[lane].eq((shift != 0) & ((rest[lane] > half)
                                                   | (tie & (half_up | q[0])))),
             ]
-        where_s4 = place[3]
+        where_s4 = place[place_stage - 1]
         n_left = Signal(DIM_BITS + 1)
         m.d.comb += n_left.eq(d.n - (where_s4.nt << g.log2_cols))
         lane_on = Signal(cols)

@@ -225,10 +225,15 @@ class ArrayHarness(wiring.Component):
     ----------
     dataflow : ``"ws"`` or ``"os"``
     rows, cols, operand_width, acc_width : int
+    free_reset : bool
+        Reset is a free input, asserted at any time for any number of cycles; it resets the
+        reference too. The weight-stationary array resets only its controller, so this
+        checks that what a reset leaves in the grid never reaches a result.
     """
 
-    def __init__(self, *, dataflow, rows, cols, operand_width, acc_width):
+    def __init__(self, *, dataflow, rows, cols, operand_width, acc_width, free_reset=False):
         self.dataflow = dataflow
+        self.free_reset = free_reset
         self.rows, self.cols = rows, cols
         self.operand_width, self.acc_width = operand_width, acc_width
         if dataflow == "ws":
@@ -248,7 +253,8 @@ class ArrayHarness(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.d.comb += Assume(~ResetSignal())
+        if not self.free_reset:
+            m.d.comb += Assume(~ResetSignal())
         rows, cols = self.rows, self.cols
         acc_shape = signed(self.acc_width)
         cls = {"ws": WeightStationaryArray, "os": OutputStationaryArray}[self.dataflow]
@@ -427,6 +433,11 @@ JOBS = (
          "result row enters the result FIFO exactly latency cycles after its activation, "
          "with the weights of its tile, and the FIFO never overflows (within 14 cycles)",
          ArrayHarness, dataflow="ws", rows=2, cols=3, operand_width=2, acc_width=4),
+    _job("array_ws_2x3_reset", "bmc", 24,
+         "weight-stationary 2x3 array with reset a free input: whatever a reset leaves in "
+         "the grid (which has no reset) never reaches a result row (within 24 cycles)",
+         ArrayHarness, dataflow="ws", rows=2, cols=3, operand_width=2, acc_width=4,
+         free_reset=True),
     _job("array_os_2x3", "bmc", 14,
          "output-stationary 2x3 array, int2 into 4 bits, free streams and consumer: every "
          "tile's rows enter the result FIFO from latency cycles after its last beat, in "

@@ -58,6 +58,7 @@ class _SystolicArray(wiring.Component):
     the result FIFO."""
 
     pe_class = None  # the processing element
+    grid_reset_less = False  # the skew and deskew buffers have no reset (nor has the PE)
     fed_north = None  # the south-flowing PE signal the column skew buffer feeds
     result = None  # the south-flowing PE signal the bottom row hands to the deskew buffer
 
@@ -91,10 +92,13 @@ class _SystolicArray(wiring.Component):
         column) are the registered operands entering the west and north edges.
         """
         rows, cols = self.rows, self.cols
-        m.submodules.row_skew = row_skew = Skew(lanes=rows, shape=self._row_lane())
-        m.submodules.col_skew = col_skew = Skew(lanes=cols, shape=signed(self.operand_width))
+        reset_less = self.grid_reset_less
+        m.submodules.row_skew = row_skew = Skew(lanes=rows, shape=self._row_lane(),
+                                                reset_less=reset_less)
+        m.submodules.col_skew = col_skew = Skew(lanes=cols, shape=signed(self.operand_width),
+                                                reset_less=reset_less)
         m.submodules.deskew = deskew = Skew(lanes=cols, shape=signed(self.acc_width),
-                                            descending=True)
+                                            descending=True, reset_less=reset_less)
         m.d.comb += [row_skew.i.eq(entry_rows), col_skew.i.eq(entry_cols)]
 
         # The first hard_multipliers cells in row-major order get the DSP blocks.
@@ -193,6 +197,9 @@ class WeightStationaryArray(_SystolicArray):
 
     dataflow = "ws"
     pe_class = WeightStationaryPE
+    # Only the controller below has a reset (see WeightStationaryPE for why stale values in
+    # the grid are harmless); the grid's registers would make its fan-out thousands.
+    grid_reset_less = True
     fed_north = "w"
     result = "psum"
 
@@ -242,8 +249,8 @@ class WeightStationaryArray(_SystolicArray):
 
         # Row lanes carry the activation and its bank, and the weight-load strobe of the row
         # whose weights are entering the columns this cycle.
-        entry_rows = Signal(data.ArrayLayout(self._row_lane(), rows))
-        entry_cols = Signal(data.ArrayLayout(signed(self.operand_width), cols))
+        entry_rows = Signal(data.ArrayLayout(self._row_lane(), rows), reset_less=True)
+        entry_cols = Signal(data.ArrayLayout(signed(self.operand_width), cols), reset_less=True)
         for r in range(rows):
             m.d.sync += [
                 entry_rows[r].a.eq(Mux(activation_accept, self.activations.payload.data[r], 0)),

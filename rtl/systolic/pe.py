@@ -79,9 +79,8 @@ def _ecp5_registered_multiplier(a, b, product):
     move fabric registers into the block; without them a route into the block, its multiply
     and the route out are one path (about 16 ns on the LFE5U-85F, against 10 at 100 MHz).
 
-    The block's registers have no reset, like the fabric registers they stand for
-    (:class:`WeightStationaryPE`): a reset fanned out to every block's RST0 was the longest
-    path of the array."""
+    The block's registers have no reset, like the rest of the cell
+    (:class:`WeightStationaryPE`)."""
     ports = {}
     for name, value in (("A", a), ("B", b)):
         extended = value.as_signed()
@@ -97,8 +96,7 @@ def _ecp5_registered_multiplier(a, b, product):
         parameters.update({f"p_REG_{register}_CE": "CE0", f"p_REG_{register}_RST": "RST0"})
     return Instance("MULT18X18D", **parameters, **ports,
                     i_SIGNEDA=1, i_SIGNEDB=1, i_SOURCEA=0, i_SOURCEB=0,
-                    i_CLK0=ClockSignal(), i_CE0=1, i_RST0=0,
-                    **{f"i_{port}{i}": 0 for port in ("CLK", "CE", "RST") for i in (1, 2, 3)})
+                    i_CLK0=ClockSignal(), i_CE0=1, i_RST0=0)
 
 
 class WeightStationaryPE(_ProcessingElement):
@@ -111,8 +109,12 @@ class WeightStationaryPE(_ProcessingElement):
     whole array's results by two cycles (:attr:`result_delay` is 3). On an ECP5 a hard cell's
     registers are the DSP block's own (:func:`_ecp5_registered_multiplier`).
 
-    The operand and product registers have no reset: the cell's inputs are registers that
-    reset to zero, so any reset of two cycles or more leaves zeros in them.
+    No register of the cell has a reset, so that the array's reset reaches only its
+    controller (a reset fanned out to every cell was the array's longest path). A value left
+    in the grid by a reset never meets a valid activation: each row lane is a pipeline in
+    which whatever was there at reset runs ahead of the first weight load after it, which
+    rewrites the bank before the first activation to use it arrives, and a partial sum
+    enters the top row as zero.
 
     The cell keeps two weight banks. The activation flowing east carries the bank it is to be
     multiplied with (``sel``), and a weight load flowing east tells the cell when the weight
@@ -143,6 +145,12 @@ class WeightStationaryPE(_ProcessingElement):
 
     result_delay = 3
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # A signature's members cannot be reset-less, so the output registers are replaced.
+        for name, shape in {**self.east, **self.south}.items():
+            setattr(self, f"{name}_out", Signal(shape, name=f"{name}_out", reset_less=True))
+
     @staticmethod
     def east_ports(operand_width, acc_width):
         return {"a": signed(operand_width), "sel": 1, "load": 1, "load_bank": 1}
@@ -153,8 +161,8 @@ class WeightStationaryPE(_ProcessingElement):
 
     def elaborate(self, platform):
         m = Module()
-        weight_bank0 = Signal(signed(self.operand_width))
-        weight_bank1 = Signal(signed(self.operand_width))
+        weight_bank0 = Signal(signed(self.operand_width), reset_less=True)
+        weight_bank1 = Signal(signed(self.operand_width), reset_less=True)
         weight = Mux(self.sel_in, weight_bank1, weight_bank0)
         product = Signal(signed(2 * self.operand_width), reset_less=True)
 

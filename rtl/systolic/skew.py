@@ -29,6 +29,9 @@ class Skew(wiring.Component):
         Shape of one lane.
     descending : bool
         ``False`` for a skew buffer, ``True`` for a deskew buffer.
+    reset_less : bool
+        The stage registers ignore the domain's reset (for a buffer whose consumer knows
+        which cycles carry data, so that the reset's fan-out stays small).
 
     Members
     -------
@@ -38,7 +41,7 @@ class Skew(wiring.Component):
         The same lanes, each delayed by :meth:`delay` cycles.
     """
 
-    def __init__(self, *, lanes, shape, descending=False):
+    def __init__(self, *, lanes, shape, descending=False, reset_less=False):
         with validating(self):
             check_int("lanes", lanes, 1, 1 << 16)
         if not isinstance(shape, ShapeCastable):
@@ -46,6 +49,7 @@ class Skew(wiring.Component):
         self._lanes = lanes
         self._shape = shape
         self._descending = bool(descending)
+        self._reset_less = bool(reset_less)
         layout = data.ArrayLayout(shape, lanes)
         super().__init__({"i": In(layout), "o": Out(layout)})
 
@@ -56,6 +60,10 @@ class Skew(wiring.Component):
     @property
     def descending(self):
         return self._descending
+
+    @property
+    def reset_less(self):
+        return self._reset_less
 
     def delay(self, lane):
         """Cycles between a value entering lane ``lane`` and leaving it."""
@@ -68,7 +76,8 @@ class Skew(wiring.Component):
         for lane in range(self._lanes):
             value = self.i[lane]
             for stage in range(self.delay(lane)):
-                registered = Signal(self._shape, name=f"lane{lane}_stage{stage}")
+                registered = Signal(self._shape, name=f"lane{lane}_stage{stage}",
+                                    reset_less=self._reset_less)
                 m.d.sync += registered.eq(value)
                 value = registered
             m.d.comb += self.o[lane].eq(value)
@@ -76,4 +85,5 @@ class Skew(wiring.Component):
 
     def __repr__(self):
         kind = "deskew" if self._descending else "skew"
-        return f"Skew(lanes={self._lanes}, shape={self._shape!r}, {kind})"
+        reset = ", reset_less" if self._reset_less else ""
+        return f"Skew(lanes={self._lanes}, shape={self._shape!r}, {kind}{reset})"
