@@ -35,8 +35,8 @@ class Board:
         clock_mhz=, array_mhz=, hard_multipliers=)``; ``None`` for a board no configuration
         fits yet.
     resources : dict
-        What the part has, by the fit check's resource names (``"LUT4"``, ``"DSP"``,
-        ``"BRAM"``, ``"SPRAM"``) and by nextpnr's cell names.
+        What the part has, by the fit check's resource names (``"LUT4"``, ``"FF"``,
+        ``"DSP"``, ``"BRAM"``, ``"SPRAM"``; see :data:`boards.fit.CELLS`).
     config : Config
         The accelerator the board carries by default.
     hard_multipliers : int or None
@@ -101,7 +101,7 @@ BOARDS = {
             top_class="boards.ulx3s:ULX3STop",
             # LFE5U-85F: 83,640 LUT4s and as many flip-flops, 208 18-kbit block RAMs,
             # 156 18x18 multipliers (the open flow has no 9x9 mode).
-            resources={"LUT4": 83_640, "DSP": 156, "BRAM": 208},
+            resources={"LUT4": 83_640, "FF": 83_640, "DSP": 156, "BRAM": 208},
             # 32 x 8 cells (256 MACs) and one HBM2 pseudo-channel emulated in block RAM
             # (64 KB stored). The array runs in its own 100 MHz domain; the sequencer, DMA
             # engines and memory system run at 25 MHz (the memory channel controller's
@@ -127,16 +127,17 @@ BOARDS = {
             platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform",
             top_class=None,
             # iCE40UP5K: 5,280 LUT4s, 30 4-kbit block RAMs, 8 SB_MAC16, 4 x 32 KB SPRAM.
-            resources={"LUT4": 5_280, "DSP": 8, "BRAM": 30, "SPRAM": 4},
+            resources={"LUT4": 5_280, "FF": 5_280, "DSP": 8, "BRAM": 30, "SPRAM": 4},
             config=Config(rows=2, cols=4, channels=1, block_m=16, block_k=32,
                           memory_preset="ideal", queue_depth=4, clock_mhz=12.0),
             hard_multipliers=None, memory="spram", memories=("spram",),
             clock_mhz=12.0, baud=115_200,
             synth_opts="-dsp", bitstream_suffix="bin",
-            notes=("The accelerator alone needs more than twice the part's logic and three "
-                   "times its block RAM (Yosys: 12,565 SB_LUT4, 20 SB_MAC16 and 97 "
-                   "SB_RAM40_4K for a 2x4 array with 8-byte beats), against the UP5K's "
-                   "5,280, 8 and 30; the fit check refuses every configuration.",)),
+            notes=("The board design (a 2x4 accelerator with 32-byte beats, the SPRAM "
+                   "back-end and the host link) synthesizes to 15,623 SB_LUT4, 14,028 "
+                   "flip-flops, 20 SB_MAC16 and 98 SB_RAM40_4K (Yosys 0.70, synth_ice40 "
+                   "-dsp), against the UP5K's 5,280, 5,280, 8 and 30; the fit check refuses "
+                   "every configuration.",)),
     )
 }
 

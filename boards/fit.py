@@ -23,13 +23,19 @@ class FitError(ValueError):
     """The configuration needs more of a resource than the part has."""
 
 
+#: The iCE40's flip-flop cells: clock edge, enable, and set or reset (synchronous or not).
+ICE40_FLIP_FLOPS = tuple(f"SB_DFF{edge}{enable}{reset}" for edge in ("", "N")
+                         for enable in ("", "E") for reset in ("", "SR", "R", "SS", "S"))
+
 #: Yosys cell names per family and the fit check's resource each counts toward (with the
-#: LUT4s a cell stands for: an ECP5 CCU2C carry cell is two).
+#: LUT4s a cell stands for: an ECP5 CCU2C carry cell is two). Flip-flops are counted too:
+#: an iCE40 logic cell has one LUT4 and one flip-flop, so a design can run out of either.
 CELLS = {
-    "ecp5": {"LUT4": ("LUT4", 1), "CCU2C": ("LUT4", 2), "MULT18X18D": ("DSP", 1),
-             "DP16KD": ("BRAM", 1)},
+    "ecp5": {"LUT4": ("LUT4", 1), "CCU2C": ("LUT4", 2), "TRELLIS_FF": ("FF", 1),
+             "MULT18X18D": ("DSP", 1), "DP16KD": ("BRAM", 1)},
     "ice40": {"SB_LUT4": ("LUT4", 1), "SB_MAC16": ("DSP", 1), "SB_RAM40_4K": ("BRAM", 1),
-              "SB_SPRAM256KA": ("SPRAM", 1)},
+              "SB_SPRAM256KA": ("SPRAM", 1),
+              **{cell: ("FF", 1) for cell in ICE40_FLIP_FLOPS}},
 }
 
 #: Logic per part, LUT4s: a fixed part (sequencer, registers, DMA, host link), a part per

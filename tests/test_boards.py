@@ -126,9 +126,36 @@ def test_synthesized_cells_are_checked_against_the_part(tmp_path):
     figures = check_cells(board("ulx3s-85f"), log)
     assert figures["LUT4"] == (11755 + 2 * 4285, 83_640)
     assert figures["DSP"] == (150, 156) and figures["BRAM"] == (97, 208)
+    assert figures["FF"] == (1124, 83_640)
     log.write_text(YOSYS_LOG.replace("150   MULT18X18D", "160   MULT18X18D"))
     with pytest.raises(FitError, match="DSP: synthesis made 160, ulx3s-85f has 156"):
         check_cells(board("ulx3s-85f"), log)
+
+
+ICE40_LOG = """
+2.48. Printing statistics.
+
+=== top ===
+
+     4210   SB_LUT4
+     1100   SB_CARRY
+     3000   SB_DFF
+     2500   SB_DFFESR
+       20   SB_DFFNE
+        8   SB_MAC16
+       12   SB_RAM40_4K
+"""
+
+
+def test_ice40_flip_flops_are_counted_since_a_logic_cell_has_one(tmp_path):
+    """Every flip-flop variant counts: 4,210 LUT4s fit the UP5K, 5,520 flip-flops do not."""
+    log = tmp_path / "top.rpt"
+    log.write_text(ICE40_LOG)
+    with pytest.raises(FitError, match="FF: synthesis made 5520, icebreaker has 5280"):
+        check_cells(board("icebreaker"), log)
+    log.write_text(ICE40_LOG.replace("3000   SB_DFF\n", "2000   SB_DFF\n"))
+    figures = check_cells(board("icebreaker"), log)
+    assert figures["FF"] == (4520, 5280) and figures["LUT4"] == (4210, 5280)
 
 
 def test_nextpnr_report_becomes_fmax_utilization_and_paths(tmp_path):
