@@ -4,7 +4,7 @@ resets held until the PLL locks.
 
 from amaranth import ClockDomain, ClockSignal, ResetSignal, Instance, Module, Signal, Elaboratable
 
-__all__ = ["ecp5_pll_settings", "ECP5Clocking"]
+__all__ = ["ecp5_pll_settings", "ECP5Clocking", "settle_reset"]
 
 # ECP5 sysCLOCK PLL limits (Lattice TN1263): phase detector input 3.125 to 400 MHz, VCO 400
 # to 800 MHz, output 3.125 to 400 MHz.
@@ -134,13 +134,20 @@ class ECP5Clocking(Elaboratable):
             })
         m.submodules.pll = Instance("EHXPLLL", **parameters)
         for domain in domains:
-            # Reset until the PLL has locked and then for 15 more cycles of the domain. The
-            # counter itself must not be reset by the reset it drives.
-            settle = Signal(4, reset_less=True, name=f"{domain}_settle")
-            with m.If(~self.locked):
-                m.d[domain] += settle.eq(0)
-            with m.Elif(~settle.all()):
-                m.d[domain] += settle.eq(settle + 1)
-            m.d.comb += ResetSignal(domain).eq(~settle.all())
+            settle_reset(m, domain, self.locked)
         return m
+
+
+def settle_reset(m, domain, locked):
+    """Drive ``domain``'s reset in ``m``: held while ``locked`` is low and for 16 cycles of
+    the domain after it rises. The counter is not reset by the reset it drives, and the reset
+    comes straight from a register, since it fans out to every reset flip-flop of the domain."""
+    settle = Signal(4, reset_less=True, name=f"{domain}_settle")
+    reset = Signal(init=1, reset_less=True, name=f"{domain}_reset")
+    with m.If(~locked):
+        m.d[domain] += settle.eq(0)
+    with m.Elif(~settle.all()):
+        m.d[domain] += settle.eq(settle + 1)
+    m.d[domain] += reset.eq(~settle.all())
+    m.d.comb += ResetSignal(domain).eq(reset)
 

@@ -66,6 +66,41 @@ def test_ulx3s_clocks_the_array_apart_from_the_rest():
     assert top.soc.accelerator.array_domain == "array"
 
 
+def test_domain_reset_is_registered_and_held_until_the_pll_settles():
+    from amaranth import ClockDomain, Module, Signal
+    from amaranth.sim import Simulator
+    from boards.clocking import settle_reset
+    m = Module()
+    m.domains.array = domain = ClockDomain("array")
+    locked = Signal()
+    settle_reset(m, "array", locked)
+    reset = domain.rst
+
+    async def testbench(ctx):
+        for _ in range(20):
+            assert ctx.get(reset), "reset released before the PLL locked"
+            await ctx.tick("array")
+        ctx.set(locked, 1)
+        cycles = 0
+        while ctx.get(reset):
+            await ctx.tick("array")
+            cycles += 1
+            assert cycles < 100, "reset never released"
+        assert cycles == 16  # the counter counts to 15, then the reset register follows
+        for _ in range(5):
+            await ctx.tick("array")
+            assert not ctx.get(reset)
+        ctx.set(locked, 0)
+        await ctx.tick("array")
+        await ctx.tick("array")
+        assert ctx.get(reset), "losing lock must reset the domain"
+
+    sim = Simulator(m)
+    sim.add_clock(1e-8, domain="array")
+    sim.add_testbench(testbench)
+    sim.run()
+
+
 @pytest.mark.parametrize("output_mhz,array_mhz", [(25, 100), (33.333, 100), (50, 125)])
 def test_ecp5_pll_gives_both_clocks_from_one_vco(output_mhz, array_mhz):
     s = ecp5_pll_settings(25, output_mhz, secondary_mhz=array_mhz)
