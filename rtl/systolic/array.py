@@ -1,7 +1,8 @@
 """The systolic arrays: a grid of processing elements with skew, deskew and flow control.
 
 The grid itself never stalls. Operands enter through a one-cycle entry register and the skew
-buffers; data-less cycles carry zeros. Results leave through the deskew buffer into a result
+buffers; data-less cycles carry zeros (the output-stationary array) or whatever the input
+holds (the weight-stationary one, whose controller knows which wavefronts to keep). Results leave through the deskew buffer into a result
 FIFO, and an operand is accepted only when the FIFO is sure to have room for the results it
 will produce (credit-based flow control). A consumer that stops reading therefore stops the
 producer within a cycle, while the grid needs no clock enable and its fan-out stays local.
@@ -251,15 +252,18 @@ class WeightStationaryArray(_SystolicArray):
         # whose weights are entering the columns this cycle.
         entry_rows = Signal(data.ArrayLayout(self._row_lane(), rows), reset_less=True)
         entry_cols = Signal(data.ArrayLayout(signed(self.operand_width), cols), reset_less=True)
+        # Activations and weights enter whether accepted or not: a value that was not
+        # accepted is never loaded into a bank and its products add only into partial sums
+        # that no result row takes. Gating them would fan the acceptance out to every lane.
         for r in range(rows):
             m.d.sync += [
-                entry_rows[r].a.eq(Mux(activation_accept, self.activations.payload.data[r], 0)),
+                entry_rows[r].a.eq(self.activations.payload.data[r]),
                 entry_rows[r].sel.eq(stream_bank),
                 entry_rows[r].load.eq(weight_accept & (weight_row_index == r)),
                 entry_rows[r].load_bank.eq(load_bank),
             ]
         for c in range(cols):
-            m.d.sync += entry_cols[c].eq(Mux(weight_accept, self.weights.payload[c], 0))
+            m.d.sync += entry_cols[c].eq(self.weights.payload[c])
         results = self._grid(m, entry_rows, entry_cols)
 
         self._result_fifo(
