@@ -151,6 +151,15 @@ async def _send_weight_tiles(ctx, dut, tiles):
     ctx.set(dut.weights.valid, 0)
 
 
+async def _send_activation_tiles(ctx, dut, tiles):
+    for a in tiles:
+        for index, vector in enumerate(a.tolist()):
+            ctx.set(dut.activations.payload, {"data": vector, "last": index == len(a) - 1})
+            ctx.set(dut.activations.valid, 1)
+            await ctx.tick().until(dut.activations.ready)
+    ctx.set(dut.activations.valid, 0)
+
+
 def _run_ws(rows, cols, tiles, seed, hard_multipliers=None, array_period=None):
     rng = np.random.default_rng(seed)
     dut = WeightStationaryArray(rows=rows, cols=cols, hard_multipliers=hard_multipliers)
@@ -163,12 +172,7 @@ def _run_ws(rows, cols, tiles, seed, hard_multipliers=None, array_period=None):
         await _send_weight_tiles(ctx, dut, [b for _, b in work])
 
     async def activations(ctx):
-        for a, _ in work:
-            for index, vector in enumerate(a.tolist()):
-                ctx.set(dut.activations.payload, {"data": vector, "last": index == len(a) - 1})
-                ctx.set(dut.activations.valid, 1)
-                await ctx.tick().until(dut.activations.ready)
-        ctx.set(dut.activations.valid, 0)
+        await _send_activation_tiles(ctx, dut, [a for a, _ in work])
 
     async def sink(ctx):
         await _collect(ctx, dut, results, count=sum(tiles), budget=20 * sum(tiles) + 100)
@@ -246,12 +250,7 @@ def test_ws_array_after_a_reset_in_mid_stream(busy_cycles):
 
     async def activations(ctx):
         await ctx.tick().until(soft_reset)
-        for a, _ in work:
-            for index, vector in enumerate(a.tolist()):
-                ctx.set(dut.activations.payload, {"data": vector, "last": index == len(a) - 1})
-                ctx.set(dut.activations.valid, 1)
-                await ctx.tick().until(dut.activations.ready)
-        ctx.set(dut.activations.valid, 0)
+        await _send_activation_tiles(ctx, dut, [a for a, _ in work])
 
     async def sink(ctx):
         await ctx.tick().until(soft_reset)
@@ -282,11 +281,7 @@ def test_clock_crossing_keeps_one_vector_per_cycle():
         await _send_weight_tiles(ctx, dut, [b])
 
     async def activations(ctx):
-        for index, vector in enumerate(a.tolist()):
-            ctx.set(dut.activations.payload, {"data": vector, "last": index == m - 1})
-            ctx.set(dut.activations.valid, 1)
-            await ctx.tick().until(dut.activations.ready)
-        ctx.set(dut.activations.valid, 0)
+        await _send_activation_tiles(ctx, dut, [a])
 
     async def sink(ctx):
         ctx.set(dut.results.ready, 1)
