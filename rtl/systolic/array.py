@@ -220,6 +220,9 @@ class WeightStationaryArray(_SystolicArray):
         load_bank = Signal()
         stream_bank = Signal()
         results_in_flight = Signal(range(depth + 1))
+        # results_in_flight < depth, a register (computed a cycle ahead), so that the credit
+        # check's comparator is not on the acceptance path.
+        result_room = Signal(init=1)
         result_pop = Signal()
 
         weight_accept = Signal()
@@ -230,7 +233,7 @@ class WeightStationaryArray(_SystolicArray):
             # Loading tile t + 1 into a bank must wait until the activations of tile t - 1,
             # the bank's previous user, have all entered the array.
             self.weights.ready.eq(tiles_ahead < 2),
-            self.activations.ready.eq((tiles_ahead != 0) & (results_in_flight < depth)),
+            self.activations.ready.eq((tiles_ahead != 0) & result_room),
             weight_accept.eq(self.weights.valid & self.weights.ready),
             activation_accept.eq(self.activations.valid & self.activations.ready),
             weight_tile_done.eq(weight_accept & (weight_row_index == rows - 1)),
@@ -245,8 +248,9 @@ class WeightStationaryArray(_SystolicArray):
             tiles_ahead.eq(tiles_ahead + weight_tile_done - activation_tile_done),
             load_bank.eq(load_bank ^ weight_tile_done),
             stream_bank.eq(stream_bank ^ activation_tile_done),
-            results_in_flight.eq(results_in_flight + activation_accept - result_pop),
         ]
+        in_flight_next = results_in_flight + activation_accept - result_pop
+        m.d.sync += [results_in_flight.eq(in_flight_next), result_room.eq(in_flight_next < depth)]
 
         # Row lanes carry the activation and its bank, and the weight-load strobe of the row
         # whose weights are entering the columns this cycle.
