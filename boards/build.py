@@ -16,6 +16,11 @@ and turns nextpnr's JSON report into ``build/boards/<board>/report.json``::
 ``sync`` domain, which hands the array one activation vector per cycle, so it bounds what a
 matmul sustains when the array runs faster than ``sync``.
 
+``build(..., array_only=True)`` (``openmxu bitstream --array-only``) builds the board's array
+alone in its clock domain instead, fed pseudo-random operands
+(:class:`boards.ulx3s.ULX3SArrayBench`), into ``build/boards/<board>-array``: what the array
+reaches apart from the memory system, the crossing and the placement pressure of the rest.
+
 A build whose routed Fmax falls short of the target in any clock domain fails with
 :class:`BuildError` after writing the report, naming the clock and the critical path.
 """
@@ -130,7 +135,7 @@ def _domain_of(net):
 
 
 def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=None,
-          array_mhz=None, seed=1, check_timing=True, echo=print):
+          array_mhz=None, array_only=False, seed=1, check_timing=True, echo=print):
     """Build the bitstream of board ``board_name`` and return its report (a dict).
 
     Parameters
@@ -150,6 +155,11 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         board runs the array in ``sync``).
     seed : int
         nextpnr's placer seed.
+    array_only : bool
+        Build the board's array bench instead (:attr:`Board.array_bench_class`): the array
+        alone in its domain, driven by pseudo-random operands, to measure what the array's
+        clock reaches apart from the rest. Its report has the ``array`` clock only; the
+        build folder defaults to ``build/boards/<board>-array``.
     check_timing : bool
         Raise :class:`BuildError` when a clock misses its target (after writing the report).
     """
@@ -160,19 +170,32 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     array_mhz = board.array_mhz if array_mhz is None else array_mhz
     hard_multipliers = (None if board.hard_multipliers is None
                         else min(config.macs, board.hard_multipliers))
-    estimate = check_fit(board, config, memory=memory, hard_multipliers=hard_multipliers)
-    build_dir = Path(build_dir or f"build/boards/{board.name}")
-    build_dir.mkdir(parents=True, exist_ok=True)
     name = "openmxu_" + board.name.replace("-", "_")
-
-    echo(f"{board.name}: {config.rows}x{config.cols} array, {config.channels} x "
-         f"{config.memory_preset} through the {memory} back-end, at {clock_mhz} MHz"
-         + ("" if array_mhz is None else f" (array at {array_mhz} MHz)"))
-    echo("  estimate: " + ", ".join(f"{resource} {used}/{available}" for resource, (used, available)
-                                    in estimate.items()))
+    if array_only:
+        if array_mhz is None:
+            raise BuildError(f"{board.name} runs its array in sync: there is no array domain "
+                             f"to build alone (give array_mhz)")
+        try:
+            top = board.array_bench(config=config, array_mhz=array_mhz,
+                                    hard_multipliers=hard_multipliers)
+        except ValueError as error:
+            raise BuildError(str(error)) from None
+        name += "_array"
+        build_dir = Path(build_dir or f"build/boards/{board.name}-array")
+        echo(f"{board.name}: the {config.rows}x{config.cols} array alone at {array_mhz} MHz "
+             f"({top.array.hard_multipliers} cells on DSP blocks)")
+    else:
+        estimate = check_fit(board, config, memory=memory, hard_multipliers=hard_multipliers)
+        build_dir = Path(build_dir or f"build/boards/{board.name}")
+        echo(f"{board.name}: {config.rows}x{config.cols} array, {config.channels} x "
+             f"{config.memory_preset} through the {memory} back-end, at {clock_mhz} MHz"
+             + ("" if array_mhz is None else f" (array at {array_mhz} MHz)"))
+        echo("  estimate: " + ", ".join(f"{resource} {used}/{available}"
+                                        for resource, (used, available) in estimate.items()))
+        top = board.top(config=config, memory=memory, clock_mhz=clock_mhz,
+                        array_mhz=array_mhz, hard_multipliers=hard_multipliers)
+    build_dir.mkdir(parents=True, exist_ok=True)
     platform = board.platform()
-    top = board.top(config=config, memory=memory, clock_mhz=clock_mhz, array_mhz=array_mhz,
-                    hard_multipliers=hard_multipliers)
     nextpnr_report = "nextpnr_report.json"
     plan = platform.build(
         top, name=name, build_dir=str(build_dir), do_build=False,
@@ -199,7 +222,7 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
 
     fmax, utilization, paths = _parse_report(build_dir / nextpnr_report,
                                              _clock_names(build_dir, name))
-    target = {"sync": float(clock_mhz)}
+    target = {} if array_only else {"sync": float(clock_mhz)}
     if array_mhz is not None:
         target["array"] = float(array_mhz)
     # The array's clock sets the peak rate: the target, or the routed Fmax if it falls short.
@@ -212,15 +235,17 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         "macs": config.macs,
         "peak_gops": round(2 * config.macs * min(target[array_clock],
                                                  fmax.get(array_clock, 0.0)) / 1000, 2),
-        "fed_gops": round(2 * config.macs * min(target["sync"], fmax.get("sync", 0.0),
-                                                target[array_clock],
-                                                fmax.get(array_clock, 0.0)) / 1000, 2),
+        # The array alone is fed at its own clock.
+        "fed_gops": None if array_only else round(
+            2 * config.macs * min(target["sync"], fmax.get("sync", 0.0), target[array_clock],
+                                  fmax.get(array_clock, 0.0)) / 1000, 2),
         "pnr_seconds": round(seconds["pnr"], 1),
         "synth_seconds": round(seconds["synth"], 1),
         "pack_seconds": round(seconds["pack"], 1),
         "other_clocks_mhz": {clock: mhz for clock, mhz in fmax.items() if clock not in target},
         "config": asdict(config),
-        "memory": memory,
+        "memory": None if array_only else memory,
+        "array_only": array_only,
         "device": f"{platform.device}-{platform.package}",
         "seed": seed,
         "critical_paths": paths,
@@ -249,7 +274,7 @@ def format_report(report):
                      f"({verdict})")
     lines.append(f"{'MACs':<24}{report['macs']}")
     lines.append(f"{'peak':<24}{report['peak_gops']} GOPS")
-    if "fed_gops" in report and report["fed_gops"] != report["peak_gops"]:
+    if report.get("fed_gops") not in (None, report["peak_gops"]):
         lines.append(f"{'fed from sync':<24}{report['fed_gops']} GOPS (one vector per sync "
                      f"cycle)")
     lines.append(f"{'place and route':<24}{report['pnr_seconds']} s")

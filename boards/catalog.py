@@ -53,6 +53,10 @@ class Board:
     array_mhz : float or None
         Target clock of the systolic array's own domain
         (:class:`~rtl.systolic.ArrayClockCrossing`); ``None``: the array runs in ``sync``.
+    array_bench_class : str or None
+        ``"module:Class"`` of a top with the array alone in its own domain, built as
+        ``Bench(board=, config=, array_mhz=, hard_multipliers=)``
+        (``openmxu bitstream --array-only``).
     synth_opts, nextpnr_opts : str
         Extra tool options.
     script_after_synth : str
@@ -72,6 +76,7 @@ class Board:
     clock_mhz: float
     baud: int
     array_mhz: object = None
+    array_bench_class: object = None
     synth_opts: str = ""
     nextpnr_opts: str = ""
     script_after_synth: str = ""
@@ -92,6 +97,12 @@ class Board:
             raise ValueError(f"{self.name} has no board top: " + " ".join(self.notes))
         return _load(self.top_class)(board=self, **kwargs)
 
+    def array_bench(self, **kwargs):
+        if self.array_bench_class is None:
+            raise ValueError(f"{self.name} has no array bench (only boards whose array has "
+                             f"a clock domain of its own do)")
+        return _load(self.array_bench_class)(board=self, **kwargs)
+
 
 BOARDS = {
     board.name: board for board in (
@@ -99,6 +110,7 @@ BOARDS = {
             name="ulx3s-85f", family="ecp5",
             platform_class="amaranth_boards.ulx3s:ULX3S_85F_Platform",
             top_class="boards.ulx3s:ULX3STop",
+            array_bench_class="boards.ulx3s:ULX3SArrayBench",
             # LFE5U-85F: 83,640 LUT4s and as many flip-flops, 208 18-kbit block RAMs,
             # 156 18x18 multipliers (the open flow has no 9x9 mode).
             resources={"LUT4": 83_640, "FF": 83_640, "DSP": 156, "BRAM": 208},
