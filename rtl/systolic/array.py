@@ -2,10 +2,11 @@
 
 The grid itself never stalls. Operands enter through a one-cycle entry register and the skew
 buffers; data-less cycles carry zeros (the output-stationary array) or whatever the input
-holds (the weight-stationary one, whose controller knows which wavefronts to keep). Results leave through the deskew buffer into a result
-FIFO, and an operand is accepted only when the FIFO is sure to have room for the results it
-will produce (credit-based flow control). A consumer that stops reading therefore stops the
-producer within a cycle, while the grid needs no clock enable and its fan-out stays local.
+holds (the weight-stationary one, whose controller knows which wavefronts to keep). Results
+leave through the deskew buffer into a result FIFO, and an operand is accepted only when
+the FIFO is sure to have room for the results it will produce (credit-based flow control).
+A consumer that stops reading therefore stops the producer within a cycle, while the grid
+needs no clock enable and its fan-out stays local.
 """
 
 from amaranth import Module, Signal, Shape, Cat, Mux, signed

@@ -111,10 +111,10 @@ class WeightStationaryPE(_ProcessingElement):
 
     No register of the cell has a reset, so that the array's reset reaches only its
     controller (a reset fanned out to every cell was the array's longest path). A value left
-    in the grid by a reset never meets a valid activation: each row lane is a pipeline in
-    which whatever was there at reset runs ahead of the first weight load after it, which
-    rewrites the bank before the first activation to use it arrives, and a partial sum
-    enters the top row as zero.
+    in the grid by a reset, or entered on a cycle without an accepted operand, never meets a
+    valid activation: each row lane is a pipeline in which whatever was there at reset runs
+    ahead of the first weight load after it, which rewrites the bank before the first
+    activation to use it arrives, and a partial sum enters the top row as zero.
 
     The cell keeps two weight banks. The activation flowing east carries the bank it is to be
     multiplied with (``sel``), and a weight load flowing east tells the cell when the weight
