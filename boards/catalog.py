@@ -131,8 +131,6 @@ BOARDS = {
             synth_opts="-run begin:map_luts",
             script_after_synth="techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; "
                                "clean; synth_ecp5 -top {name} -run map_cells:",
-            # router1 stalls on this design's congestion (80 % of the logic in use).
-            nextpnr_opts="--router router2",
             bitstream_suffix="bit"),
         Board(
             name="icebreaker", family="ice40",

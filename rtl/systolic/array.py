@@ -221,8 +221,7 @@ class WeightStationaryArray(_SystolicArray):
         load_bank = Signal()
         stream_bank = Signal()
         results_in_flight = Signal(range(depth + 1))
-        # results_in_flight < depth, a register (computed a cycle ahead), so that the credit
-        # check's comparator is not on the acceptance path.
+        # results_in_flight < depth, a register computed a cycle ahead (see below)
         result_room = Signal(init=1)
         result_pop = Signal()
 
@@ -250,8 +249,16 @@ class WeightStationaryArray(_SystolicArray):
             load_bank.eq(load_bank ^ weight_tile_done),
             stream_bank.eq(stream_bank ^ activation_tile_done),
         ]
-        in_flight_next = results_in_flight + activation_accept - result_pop
-        m.d.sync += [results_in_flight.eq(in_flight_next), result_room.eq(in_flight_next < depth)]
+        m.d.sync += results_in_flight.eq(results_in_flight + activation_accept - result_pop)
+        # The count moves by at most one a cycle, so the next cycle's room is one of two
+        # comparisons of the count register, chosen by acceptance and pop: neither carry
+        # chain is on the acceptance path.
+        with m.If(activation_accept & ~result_pop):
+            m.d.sync += result_room.eq(results_in_flight < depth - 1)
+        with m.Elif(result_pop & ~activation_accept):
+            m.d.sync += result_room.eq(1)
+        with m.Else():
+            m.d.sync += result_room.eq(results_in_flight < depth)
 
         # Row lanes carry the activation and its bank, and the weight-load strobe of the row
         # whose weights are entering the columns this cycle.
