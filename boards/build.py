@@ -168,8 +168,7 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     memory = board.memory if memory is None else memory
     clock_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
     array_mhz = board.array_mhz if array_mhz is None else array_mhz
-    hard_multipliers = (None if board.hard_multipliers is None
-                        else min(config.macs, board.hard_multipliers))
+    hard_multipliers = board.hard_multipliers_for(config)
     name = "openmxu_" + board.name.replace("-", "_")
     if array_only:
         if array_mhz is None:

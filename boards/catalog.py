@@ -92,6 +92,13 @@ class Board:
     def platform(self):
         return _load(self.platform_class)()
 
+    def hard_multipliers_for(self, config):
+        """Cells of ``config``'s array on DSP blocks: the board's figure, at most every cell
+        (``None``: every cell)."""
+        if self.hard_multipliers is None:
+            return None
+        return min(config.macs, self.hard_multipliers)
+
     def top(self, **kwargs):
         if self.top_class is None:
             raise ValueError(f"{self.name} has no board top: " + " ".join(self.notes))

@@ -49,8 +49,8 @@ class ULX3STop(Elaboratable):
         self.board = board
         self.clock_mhz = clock_mhz
         self.array_mhz = array_mhz
-        if hard_multipliers is None and board.hard_multipliers is not None:
-            hard_multipliers = min(config.macs, board.hard_multipliers)
+        if hard_multipliers is None:
+            hard_multipliers = board.hard_multipliers_for(config)
         self.soc = BoardSoC(config=config, memory=memory, clock_hz=round(clock_mhz * 1e6),
                             baud=board.baud, hard_multipliers=hard_multipliers,
                             array_domain="sync" if array_mhz is None else "array")
@@ -164,8 +164,8 @@ class ULX3SArrayBench(Elaboratable):
         if config.dataflow != "ws":
             raise ValueError(f"dataflow must be 'ws' for the array bench, the accelerator's "
                              f"array, not {config.dataflow!r}")
-        if hard_multipliers is None and board.hard_multipliers is not None:
-            hard_multipliers = min(config.macs, board.hard_multipliers)
+        if hard_multipliers is None:
+            hard_multipliers = board.hard_multipliers_for(config)
         self.array = build_array(config, hard_multipliers=hard_multipliers)
         self.array_mhz = array_mhz
 
