@@ -48,8 +48,10 @@ LOGIC = {
     # accelerator alone, 33,700 (980 a column in the result path, 40 a hard cell). Those
     # ports kept 16 bursts per direction; with the board's 4 (boards.soc.BoardSoC), the
     # default 16x8 top with 8 soft cells went from 44,508 to 36,538, so a channel (its
-    # controller, emulated device and share of the two AXI ports) is about 13,000.
-    "ecp5": {"base": 8900, "per_col": 1000, "per_soft_cell": 245, "per_hard_cell": 40,
+    # controller, emulated device and share of the two AXI ports) is about 13,000. A soft
+    # cell on carry chains (rtl/systolic/ecp5.py) is 114 (52 CCU2C, 10 LUT4; 188 before),
+    # a hard one 42: the 32x8 top with 121 soft cells synthesizes to 48,710.
+    "ecp5": {"base": 8900, "per_col": 1000, "per_soft_cell": 115, "per_hard_cell": 40,
              "per_channel": 13000},
     # 12,565 SB_LUT4 for a 2x4 accelerator with 8-byte beats and no memory controller
     # (it also made 97 SB_RAM40_4K: the iCE40 has no distributed RAM for the small FIFOs,

@@ -120,9 +120,10 @@ def test_fit_check_names_the_missing_resource():
     with pytest.raises(FitError, match=r"DSP: needs about \d+, ulx3s-85f has 156 \(with at "
                                        r"most 119 hard_multipliers"):
         check_fit(ulx3s, square, memory="hbm")
-    # With 104 on DSP blocks, the other 152 cells' logic is too much.
+    # With 104 on DSP blocks, the other 152 cells' logic and four memory channels are too
+    # much.
     with pytest.raises(FitError, match=r"LUT4: needs about \d+, ulx3s-85f has 83640"):
-        check_fit(ulx3s, replace(square, channels=2), memory="hbm", hard_multipliers=104)
+        check_fit(ulx3s, replace(square, channels=4), memory="hbm", hard_multipliers=104)
     with pytest.raises(FitError, match="memory must be one of 'hbm', 'sdram' on ulx3s-85f"):
         check_fit(ulx3s, ulx3s.config, memory="spram")
     big = Config(rows=32, cols=32, channels=4, block_m=64, block_k=256)

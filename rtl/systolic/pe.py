@@ -6,11 +6,12 @@ every wire in the array is one PE long. :attr:`east` and :attr:`south` list the 
 array wires any cell from them. Sums wrap in two's complement at ``acc_width``.
 """
 
-from amaranth import Module, Signal, Mux, signed, Instance, ClockSignal
+from amaranth import Module, Signal, Mux, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..params import check_widths, validating
+from . import ecp5
 
 __all__ = ["WeightStationaryPE", "OutputStationaryPE", "MULTIPLIERS", "soft_multiply"]
 
@@ -73,32 +74,6 @@ class _ProcessingElement(wiring.Component):
                 f"acc_width={self.acc_width}, multiplier={self.multiplier!r})")
 
 
-def _ecp5_registered_multiplier(a, b, product):
-    """An ECP5 ``MULT18X18D`` computing ``product`` = ``a * b`` (signed, up to 18 bits each)
-    two cycles late, with the block's own input and output registers. Synthesis does not
-    move fabric registers into the block; without them a route into the block, its multiply
-    and the route out are one path (about 16 ns on the LFE5U-85F, against 10 at 100 MHz).
-
-    The block's registers have no reset, like the rest of the cell
-    (:class:`WeightStationaryPE`)."""
-    ports = {}
-    for name, value in (("A", a), ("B", b)):
-        extended = value.as_signed()
-        for i in range(18):
-            ports[f"i_{name}{i}"] = extended[min(i, len(value) - 1)]
-    for i in range(18):
-        ports[f"i_C{i}"] = 0
-    for i in range(36):
-        ports[f"o_P{i}"] = product[i] if i < len(product) else Signal(name=f"unused_p{i}")
-    parameters = {"p_REG_INPUTA_CLK": "CLK0", "p_REG_INPUTB_CLK": "CLK0",
-                  "p_REG_OUTPUT_CLK": "CLK0", "p_GSR": "DISABLED", "p_RESETMODE": "SYNC"}
-    for register in ("INPUTA", "INPUTB", "OUTPUT"):
-        parameters.update({f"p_REG_{register}_CE": "CE0", f"p_REG_{register}_RST": "RST0"})
-    return Instance("MULT18X18D", **parameters, **ports,
-                    i_SIGNEDA=1, i_SIGNEDB=1, i_SOURCEA=0, i_SOURCEB=0,
-                    i_CLK0=ClockSignal(), i_CE0=1, i_RST0=0)
-
-
 class WeightStationaryPE(_ProcessingElement):
     """A weight-stationary cell: ``operands <= (a_in, weight[sel_in])``, then
     ``product <= operand_a * operand_w``, then ``psum_out <= psum_in + product``.
@@ -107,7 +82,7 @@ class WeightStationaryPE(_ProcessingElement):
     route into it nor the partial-sum adder after it shares its path: the partial sum from
     the north arrives two cycles after the activation from the west, which only delays the
     whole array's results by two cycles (:attr:`result_delay` is 3). On an ECP5 a hard cell's
-    registers are the DSP block's own (:func:`_ecp5_registered_multiplier`).
+    registers are the DSP block's own (:func:`.ecp5.registered_multiplier`).
 
     No register of the cell has a reset, so that the array's reset reaches only its
     controller (a reset fanned out to every cell was the array's longest path). A value left
@@ -159,6 +134,50 @@ class WeightStationaryPE(_ProcessingElement):
     def south_ports(operand_width, acc_width):
         return {"w": signed(operand_width), "psum": signed(acc_width)}
 
+    def _ecp5_soft_multiplier(self, m, weight, product):
+        """The logic multiplier on ECP5 carry chains (:mod:`.ecp5`): the pair sums with
+        their partial products' ANDs inside the adders, then one chain per addition of the
+        product register's tree, with the same registers and latency as the generic one."""
+        width = self.operand_width
+        low, high = -2 ** (width - 1), 2 ** (width - 1) - 1   # a partial product's range
+        addends = []        # (value, weight as a power of two, range)
+        for index in range(0, width, 2):
+            odd = index + 1 if index + 1 < width else None
+            negate = "even" if index == width - 1 else "odd" if odd == width - 1 else None
+            name = f"partial_sum{index // 2}"
+            total = Signal(signed(ecp5.pair_width(width)), name=f"{name}_next")
+            for number, cell in enumerate(ecp5.partial_product_pair(
+                    self.a_in, weight[index], None if odd is None else weight[odd], total,
+                    negate=negate, name=name)):
+                m.submodules[f"{name}_ccu{number}"] = cell
+            pair = Signal.like(total, name=name, reset_less=True)
+            m.d.sync += pair.eq(total)
+            even_range = (-high, -low) if negate == "even" else (low, high)
+            odd_range = ((0, 0) if odd is None else (-2 * high, -2 * low)
+                         if negate == "odd" else (2 * low, 2 * high))
+            addends.append((pair, index, (even_range[0] + odd_range[0],
+                                          even_range[1] + odd_range[1])))
+        level = 0
+        while len(addends) > 1:
+            combined = []
+            for number in range(0, len(addends) - 1, 2):
+                (x, shift_x, range_x), (y, shift_y, range_y) = addends[number:number + 2]
+                shift = shift_y - shift_x
+                bounds = (range_x[0] + (range_y[0] << shift),
+                          range_x[1] + (range_y[1] << shift))
+                bits = max(bounds[0].bit_length(), bounds[1].bit_length()) + 1
+                name = f"product_sum{level}_{number // 2}"
+                total = Signal(signed(min(bits, 2 * width - shift_x)), name=name)
+                cells, statements = ecp5.shifted_sum(x, y, shift, total, name=name)
+                for index, cell in enumerate(cells):
+                    m.submodules[f"{name}_ccu{index}"] = cell
+                m.d.comb += statements
+                combined.append((total, shift_x, bounds))
+            addends = combined + addends[len(addends) // 2 * 2:]
+            level += 1
+        value, shift, _ = addends[0]
+        m.d.sync += product.eq(value << shift)
+
     def elaborate(self, platform):
         m = Module()
         weight_bank0 = Signal(signed(self.operand_width), reset_less=True)
@@ -166,21 +185,24 @@ class WeightStationaryPE(_ProcessingElement):
         weight = Mux(self.sel_in, weight_bank1, weight_bank0)
         product = Signal(signed(2 * self.operand_width), reset_less=True)
 
-        if (self.multiplier == "hard" and self.operand_width <= 18
-                and getattr(platform, "family", None) == "ecp5"):
-            m.submodules.multiplier = _ecp5_registered_multiplier(self.a_in, weight, product)
+        on_ecp5 = getattr(platform, "family", None) == "ecp5"
+        if self.multiplier == "hard" and self.operand_width <= 18 and on_ecp5:
+            m.submodules.multiplier = ecp5.registered_multiplier(self.a_in, weight, product)
         elif self.multiplier == "soft":
             # The first adder level of a logic multiplier takes the operand registers'
             # place: pairs of partial products are summed straight from the inputs, and the
             # product register adds the pairs, two short carry chains each side.
-            terms = partial_products(self.a_in, weight)
-            pairs = []
-            for index in range(0, len(terms), 2):
-                pair = Signal(signed(2 * self.operand_width), reset_less=True,
-                              name=f"partial_sum{index // 2}")
-                m.d.sync += pair.eq(sum(terms[index:index + 2]))
-                pairs.append(pair)
-            m.d.sync += product.eq(sum(pairs))
+            if on_ecp5:
+                self._ecp5_soft_multiplier(m, weight, product)
+            else:
+                terms = partial_products(self.a_in, weight)
+                pairs = []
+                for index in range(0, len(terms), 2):
+                    pair = Signal(signed(2 * self.operand_width), reset_less=True,
+                                  name=f"partial_sum{index // 2}")
+                    m.d.sync += pair.eq(sum(terms[index:index + 2]))
+                    pairs.append(pair)
+                m.d.sync += product.eq(sum(pairs))
         else:
             operand_a = Signal(signed(self.operand_width), reset_less=True)
             operand_w = Signal(signed(self.operand_width), reset_less=True)
