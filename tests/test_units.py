@@ -254,7 +254,7 @@ def test_ws_array_after_a_reset_in_mid_stream(busy_cycles):
 
     async def sink(ctx):
         await ctx.tick().until(soft_reset)
-        await _collect(ctx, dut, results, count=10, budget=300)
+        await _collect(ctx, dut, results, count=sum(len(a) for a, _ in work), budget=300)
 
     _simulate(ResetInserter(soft_reset)(dut), weights, activations, sink)
     expected = [(row, i == len(a) - 1) for a, b in work
