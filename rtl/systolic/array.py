@@ -95,13 +95,20 @@ class _SystolicArray(wiring.Component):
         """
         rows, cols = self.rows, self.cols
         reset_less = self.grid_reset_less
-        m.submodules.row_skew = row_skew = Skew(lanes=rows, shape=self._row_lane(),
-                                                reset_less=reset_less)
+        # A skew buffer per east-flowing signal: the west-edge cells' inputs are then
+        # separate signals, which the Verilog keeps as the cells' own ports (slices of one
+        # buffer's output become one anonymous port per cell).
+        row_skews = {}
+        for name, shape in self.pe_class.east_ports(self.operand_width,
+                                                     self.acc_width).items():
+            skew = Skew(lanes=rows, shape=shape, reset_less=reset_less)
+            m.submodules[f"row_skew_{name}"] = row_skews[name] = skew
+            m.d.comb += [skew.i[r].eq(entry_rows[r][name]) for r in range(rows)]
         m.submodules.col_skew = col_skew = Skew(lanes=cols, shape=signed(self.operand_width),
                                                 reset_less=reset_less)
         m.submodules.deskew = deskew = Skew(lanes=cols, shape=signed(self.acc_width),
                                             descending=True, reset_less=reset_less)
-        m.d.comb += [row_skew.i.eq(entry_rows), col_skew.i.eq(entry_cols)]
+        m.d.comb += col_skew.i.eq(entry_cols)
 
         # The first hard_multipliers cells in row-major order get the DSP blocks.
         pes = [[self.pe_class(operand_width=self.operand_width, acc_width=self.acc_width,
@@ -113,7 +120,7 @@ class _SystolicArray(wiring.Component):
                 pe = pes[r][c]
                 m.submodules[f"pe_r{r}_c{c}"] = pe
                 for name in pe.east:
-                    source = (row_skew.o[r][name] if c == 0
+                    source = (row_skews[name].o[r] if c == 0
                               else getattr(pes[r][c - 1], f"{name}_out"))
                     m.d.comb += getattr(pe, f"{name}_in").eq(source)
                 for name in pe.south:
