@@ -129,7 +129,7 @@ BOARDS = {
                           queue_depth=8, clock_mhz=25.0),
             # 135 cells on DSP blocks, and 21 blocks outside the array (two per column in
             # the output stage, 5 in address arithmetic): all 156 of the part's. The other
-            # 121 cells build their multipliers from logic.
+            # 121 cells build their multipliers from carry chains (rtl/systolic/ecp5.py).
             hard_multipliers=135,
             memory="hbm", memories=("hbm", "sdram"),
             clock_mhz=25.0, array_mhz=100.0, baud=1_000_000,
