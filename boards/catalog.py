@@ -124,7 +124,7 @@ BOARDS = {
             # 32 x 8 cells (256 MACs) and one HBM2 pseudo-channel emulated in block RAM
             # (64 KB stored). The array runs in its own 100 MHz domain; the sequencer, DMA
             # engines and memory system run at 25 MHz (the memory channel controller's
-            # one-cycle scheduler routes at about 30 MHz on this part). Four request slots
+            # one-cycle scheduler routes at about 41 MHz on this part). Four request slots
             # per controller, not eight: each slot's bank and row fields fan out to every
             # bank's timers and to the other slots' comparators, and with eight they were
             # the design's most congested nets, which kept the route from converging.
@@ -142,9 +142,8 @@ BOARDS = {
             script_after_synth="techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; "
                                "clean; synth_ecp5 -top {name} -run map_cells:",
             # HeAP packs a region to 90 % by default. Spread to 65 %, and with four request
-            # slots per memory controller, router1 had 9,600 of the whole design's 260,000
-            # arcs left after 20 minutes; with eight slots at 90 % it had 40,900 of 268,000
-            # left after 125 minutes.
+            # slots per memory controller, router1 routes the whole design in about an hour;
+            # with eight slots at 90 % it had 40,900 of 268,000 arcs left after two hours.
             nextpnr_opts="--placer-heap-beta 0.65",
             bitstream_suffix="bit"),
         Board(
