@@ -10,12 +10,15 @@ pointers, two-flop synchronizers; :class:`amaranth.lib.fifo.AsyncFIFO`)::
     sync domain                    │ array domain
     weights     ──> AsyncFIFO ─────┼──> skid buffer ──> array.weights
     activations ──> AsyncFIFO ─────┼──> skid buffer ──> array.activations
-    results     <── AsyncFIFO <────┼─────────────────── array.results
+    results     <── AsyncFIFO <────┼──── skid buffer <── array.results
 
-The skid buffers (:func:`rtl.skid.skid_buffer`) keep the array's input handshakes apart from
-the FIFOs' read logic: without them the array's READY would drive the FIFO's read pointer and,
-through it, the read address of every storage cell, and the FIFO's empty flag would drive the
-array's acceptance of a vector, which fans out to every lane of its entry register.
+The skid buffers (:func:`rtl.skid.skid_buffer`) keep the array's handshakes apart from the
+FIFOs' pointer logic. On the input side, without them the array's READY would drive the FIFO's
+read pointer and, through it, the read address of every storage cell, and the FIFO's empty
+flag would drive the array's acceptance of a vector, which fans out to every lane of its entry
+register. On the result side, the FIFO's full flag (a compare of the write pointer with the
+synchronized Gray-coded read pointer) would drive the array's result pop and, through it, the
+array's count of results in flight and its acceptance of the next activation vector.
 
 Nothing else crosses: the array has no other ports, and its credit-based flow control keeps
 working on its own side. The crossing adds a few cycles of latency on each side; it does not
@@ -87,17 +90,23 @@ class ArrayClockCrossing(wiring.Component):
                 fifo = AsyncFIFO(width=width, depth=self.depth, w_domain=self.domain,
                                  r_domain="sync")
             m.submodules[f"{name}_fifo"] = fifo
-            m.d.comb += [
-                fifo.w_data.eq(source.payload),
-                fifo.w_en.eq(source.valid),
-                source.ready.eq(fifo.w_rdy),
-            ]
+            # The skid buffer always sits on the array's side of the FIFO.
             if member.flow == In:
+                m.d.comb += [
+                    fifo.w_data.eq(source.payload),
+                    fifo.w_en.eq(source.valid),
+                    source.ready.eq(fifo.w_rdy),
+                ]
                 skid_buffer(m, f"{name}_skid", domain=self.domain,
                             source_valid=fifo.r_rdy, source_ready=fifo.r_en,
                             source_payload=fifo.r_data, sink_valid=sink.valid,
                             sink_ready=sink.ready, sink_payload=Value.cast(sink.payload))
             else:
+                skid_buffer(m, f"{name}_skid", domain=self.domain,
+                            source_valid=source.valid, source_ready=source.ready,
+                            source_payload=Value.cast(source.payload),
+                            sink_valid=fifo.w_en, sink_ready=fifo.w_rdy,
+                            sink_payload=fifo.w_data)
                 m.d.comb += [
                     sink.payload.eq(fifo.r_data),
                     sink.valid.eq(fifo.r_rdy),
