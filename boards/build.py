@@ -147,7 +147,8 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     memory : str or None
         The memory back-end; default the board's.
     build_dir : str or None
-        Default ``build/boards/<board>``.
+        Default ``build/boards/<board>``, or ``build/boards/<board>-<memory>`` for a
+        back-end other than the board's default.
     clock_mhz : float or None
         Target clock of the ``sync`` domain; default the board's.
     array_mhz : float or None
@@ -185,7 +186,8 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
              f"({top.array.hard_multipliers} cells on DSP blocks)")
     else:
         estimate = check_fit(board, config, memory=memory, hard_multipliers=hard_multipliers)
-        build_dir = Path(build_dir or f"build/boards/{board.name}")
+        build_dir = Path(build_dir or f"build/boards/{board.name}"
+                         + ("" if memory == board.memory else f"-{memory}"))
         echo(f"{board.name}: {config.rows}x{config.cols} array, {config.channels} x "
              f"{config.memory_preset} through the {memory} back-end, at {clock_mhz} MHz"
              + ("" if array_mhz is None else f" (array at {array_mhz} MHz)"))

@@ -6,7 +6,7 @@ the host driver (``openmxu run --board``) agree on one description.
 """
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from openmxu.config import Config
 
@@ -88,6 +88,18 @@ class Board:
         """Bytes commands may use with the default configuration and memory."""
         from .soc import memory_bytes
         return memory_bytes(self.config, self.memory)
+
+    def with_memory(self, memory):
+        """This board with ``memory`` (one of :attr:`memories`) as its back-end: the SDRAM
+        back-end takes the ``"sdr"`` timing preset, which sets the beat size the host driver
+        and the accelerator agree on."""
+        if memory not in self.memories:
+            raise ValueError(f"memory must be one of {', '.join(map(repr, self.memories))} "
+                             f"on {self.name}, not {memory!r}")
+        config = self.config
+        if memory == "sdram":
+            config = replace(config, memory_preset="sdr")
+        return replace(self, memory=memory, config=config)
 
     def platform(self):
         return _load(self.platform_class)()

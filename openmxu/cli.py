@@ -60,13 +60,23 @@ def _verilog(args):
 def _run(args):
     from .run import run
     config, board = _config(args), None
+    if args.memory is not None and args.board is None:
+        print("openmxu run: --memory needs --board (it names the bitstream's back-end)",
+              file=sys.stderr)
+        return 2
     if args.board is not None:
         if args.port is None:
             print("openmxu run: --board needs --port (the board's serial device)",
                   file=sys.stderr)
             return 2
         from boards.catalog import board as find_board
-        board = find_board(args.board)
+        try:
+            board = find_board(args.board)
+            if args.memory is not None:
+                board = board.with_memory(args.memory)
+        except ValueError as error:
+            print(f"openmxu run: {error}", file=sys.stderr)
+            return 2
         config = board.config
     return run(config, m=args.m, k=args.k, n=args.n, seed=args.seed, out=args.out,
                scale=args.scale, shift=args.shift, relu=args.relu, waves=args.waves,
@@ -128,8 +138,10 @@ def _bitstream(args):
         ("rows", args.rows), ("cols", args.cols), ("channels", args.channels),
         ("block_m", args.block_m), ("block_k", args.block_k)) if value is not None}
     try:
+        if args.memory is not None:
+            chosen = chosen.with_memory(args.memory)
         config = replace(chosen.config, **changes)
-        build(chosen.name, config=config, memory=args.memory, clock_mhz=args.clock_mhz,
+        build(chosen.name, config=config, memory=chosen.memory, clock_mhz=args.clock_mhz,
               array_mhz=args.array_mhz, array_only=args.array_only, seed=args.seed,
               build_dir=args.build_dir, check_timing=not args.allow_timing_fail)
     except (BuildError, FitError, ValueError) as error:
@@ -179,6 +191,8 @@ def main(argv=None):
                           "board's bitstream")
     run.add_argument("--board", help="with --port: the board's name (make bitstream BOARD=...), "
                                       "whose configuration, memory size and bit rate apply")
+    run.add_argument("--memory", help="with --board: the bitstream's memory back-end "
+                                       "(default the board's)")
     run.add_argument("--baud", type=int,
                      help="the board's UART bit rate with --port (default 115200)")
     run.set_defaults(handler=_run)

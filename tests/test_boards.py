@@ -31,6 +31,52 @@ def test_icebreaker_is_refused_before_synthesis_naming_the_resources():
         icebreaker.top()
 
 
+def test_a_board_on_another_memory_back_end_takes_that_back_ends_preset():
+    ulx3s = board("ulx3s-85f")
+    sdram = ulx3s.with_memory("sdram")
+    assert (sdram.memory, sdram.config.memory_preset) == ("sdram", "sdr")
+    assert sdram.config == replace(ulx3s.config, memory_preset="sdr")
+    assert sdram.memory_bytes == 32 * 1024 * 1024      # the board's SDRAM chip
+    assert ulx3s.with_memory("hbm") == ulx3s
+    with pytest.raises(ValueError, match="memory must be one of 'hbm', 'sdram' on ulx3s-85f, "
+                                         "not 'spram'"):
+        ulx3s.with_memory("spram")
+
+
+def test_cli_bitstream_builds_the_sdram_back_end_with_its_preset(monkeypatch, tmp_path):
+    """``openmxu bitstream --memory sdram`` switches the configuration to the SDR preset
+    (the SoC refuses any other on that back-end) and builds into its own folder."""
+    import boards.build
+    from openmxu import cli
+    seen = {}
+
+    def fake_build(board_name, **options):
+        seen.update(options, board_name=board_name)
+
+    monkeypatch.setattr(boards.build, "build", fake_build)
+    assert cli.main(["bitstream", "--board", "ulx3s-85f", "--memory", "sdram",
+                     "--rows", "16"]) == 0
+    assert seen["memory"] == "sdram"
+    assert seen["config"] == replace(board("ulx3s-85f").config, rows=16, memory_preset="sdr")
+    assert cli.main(["bitstream", "--board", "ulx3s-85f", "--memory", "spram"]) == 1
+
+
+def test_cli_run_on_a_board_takes_the_bitstreams_memory_back_end(monkeypatch, capsys):
+    from openmxu import cli, run as run_module
+    seen = {}
+
+    def fake_run(config, **options):
+        seen.update(options, config=config)
+        return 0
+
+    monkeypatch.setattr(run_module, "run", fake_run)
+    assert cli.main(["run", "--board", "ulx3s-85f", "--memory", "sdram",
+                     "--port", "/dev/ttyUSB0"]) == 0
+    assert seen["config"].memory_preset == "sdr" and seen["board"].memory == "sdram"
+    assert cli.main(["run", "--memory", "sdram", "--port", "/dev/ttyUSB0"]) == 2
+    assert "--memory needs --board" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("output_mhz", [25, 50, 62.5, 100, 125])
 def test_ecp5_pll_settings_are_exact_and_inside_the_vco_range(output_mhz):
     s = ecp5_pll_settings(25, output_mhz)
