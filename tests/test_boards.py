@@ -35,8 +35,11 @@ def test_a_board_on_another_memory_back_end_takes_that_back_ends_preset():
     ulx3s = board("ulx3s-85f")
     sdram = ulx3s.with_memory("sdram")
     assert (sdram.memory, sdram.config.memory_preset) == ("sdram", "sdr")
-    assert sdram.config == replace(ulx3s.config, memory_preset="sdr")
+    # The SDR preset's 16-byte beat carries 16 operands: at most 16 rows.
+    assert sdram.config == replace(ulx3s.config, rows=16, memory_preset="sdr")
     assert sdram.memory_bytes == 32 * 1024 * 1024      # the board's SDRAM chip
+    check_fit(sdram, sdram.config, memory="sdram",
+              hard_multipliers=sdram.hard_multipliers_for(sdram.config))
     assert ulx3s.with_memory("hbm") == ulx3s
     with pytest.raises(ValueError, match="memory must be one of 'hbm', 'sdram' on ulx3s-85f, "
                                          "not 'spram'"):
@@ -44,8 +47,8 @@ def test_a_board_on_another_memory_back_end_takes_that_back_ends_preset():
 
 
 def test_cli_bitstream_builds_the_sdram_back_end_with_its_preset(monkeypatch, tmp_path):
-    """``openmxu bitstream --memory sdram`` switches the configuration to the SDR preset
-    (the SoC refuses any other on that back-end) and builds into its own folder."""
+    """``openmxu bitstream --memory sdram`` builds the board's accelerator for its SDRAM
+    (the SDR preset, which the SoC requires on that back-end)."""
     import boards.build
     from openmxu import cli
     seen = {}
@@ -54,10 +57,9 @@ def test_cli_bitstream_builds_the_sdram_back_end_with_its_preset(monkeypatch, tm
         seen.update(options, board_name=board_name)
 
     monkeypatch.setattr(boards.build, "build", fake_build)
-    assert cli.main(["bitstream", "--board", "ulx3s-85f", "--memory", "sdram",
-                     "--rows", "16"]) == 0
+    assert cli.main(["bitstream", "--board", "ulx3s-85f", "--memory", "sdram"]) == 0
     assert seen["memory"] == "sdram"
-    assert seen["config"] == replace(board("ulx3s-85f").config, rows=16, memory_preset="sdr")
+    assert seen["config"] == board("ulx3s-85f").with_memory("sdram").config
     assert cli.main(["bitstream", "--board", "ulx3s-85f", "--memory", "spram"]) == 1
 
 
