@@ -40,10 +40,12 @@ bench: $(STAMP)
 formal: $(STAMP)
 	$(PY) -m openmxu formal
 
-# A board's bitstream and build/boards/$(BOARD)/report.json (yowasp yosys/nextpnr from PyPI).
+# A board's bitstream and build/boards/$(BOARD)/report.json (yowasp yosys/nextpnr from PyPI);
+# MEMORY=sdram builds the ULX3S on its SDRAM instead (build/boards/$(BOARD)-sdram).
 BOARD ?= ulx3s-85f
+MEMORY ?=
 bitstream: $(STAMP)
-	$(PY) -m openmxu bitstream --board $(BOARD)
+	$(PY) -m openmxu bitstream --board $(BOARD) $(if $(MEMORY),--memory $(MEMORY))
 
 clean:
 	rm -rf build
