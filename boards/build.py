@@ -18,7 +18,7 @@ matmul sustains when the array runs faster than ``sync``.
 
 ``build(..., array_only=True)`` (``openmxu bitstream --array-only``) builds the board's array
 alone in its clock domain instead, fed pseudo-random operands
-(:class:`boards.ulx3s.ULX3SArrayBench`), into ``build/boards/<board>-array``: what the array
+(:class:`boards.ulx3s.ULX3SArrayBench`, :class:`boards.icebreaker.ICEBreakerArrayBench`), into ``build/boards/<board>-array``: what the array
 reaches apart from the memory system, the crossing and the placement pressure of the rest.
 
 A build whose routed Fmax falls short of the target in any clock domain fails with
@@ -159,8 +159,9 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     array_only : bool
         Build the board's array bench instead (:attr:`Board.array_bench_class`): the array
         alone in its domain, driven by pseudo-random operands, to measure what the array's
-        clock reaches apart from the rest. Its report has the ``array`` clock only; the
-        build folder defaults to ``build/boards/<board>-array``.
+        clock reaches apart from the rest. Its report has the ``array`` clock only (or
+        ``sync`` on a board whose array runs in ``sync``); the build folder defaults to
+        ``build/boards/<board>-array``.
     check_timing : bool
         Raise :class:`BuildError` when a clock misses its target (after writing the report).
     """
@@ -172,9 +173,6 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     hard_multipliers = board.hard_multipliers_for(config)
     name = "openmxu_" + board.name.replace("-", "_")
     if array_only:
-        if array_mhz is None:
-            raise BuildError(f"{board.name} runs its array in sync: there is no array domain "
-                             f"to build alone (give array_mhz)")
         try:
             top = board.array_bench(config=config, array_mhz=array_mhz,
                                     hard_multipliers=hard_multipliers)
@@ -182,7 +180,8 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
             raise BuildError(str(error)) from None
         name += "_array"
         build_dir = Path(build_dir or f"build/boards/{board.name}-array")
-        echo(f"{board.name}: the {config.rows}x{config.cols} array alone at {array_mhz} MHz "
+        echo(f"{board.name}: the {config.rows}x{config.cols} array alone at "
+             f"{clock_mhz if array_mhz is None else array_mhz} MHz "
              f"({top.array.hard_multipliers} cells on DSP blocks)")
     else:
         estimate = check_fit(board, config, memory=memory, hard_multipliers=hard_multipliers)
@@ -223,7 +222,8 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
 
     fmax, utilization, paths = _parse_report(build_dir / nextpnr_report,
                                              _clock_names(build_dir, name))
-    target = {} if array_only else {"sync": float(clock_mhz)}
+    # The array bench of a board whose array runs in sync has the sync clock only.
+    target = {} if array_only and array_mhz is not None else {"sync": float(clock_mhz)}
     if array_mhz is not None:
         target["array"] = float(array_mhz)
     # The array's clock sets the peak rate: the target, or the routed Fmax if it falls short.

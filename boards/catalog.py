@@ -58,9 +58,9 @@ class Board:
         Target clock of the systolic array's own domain
         (:class:`~rtl.systolic.ArrayClockCrossing`); ``None``: the array runs in ``sync``.
     array_bench_class : str or None
-        ``"module:Class"`` of a top with the array alone in its own domain, built as
-        ``Bench(board=, config=, array_mhz=, hard_multipliers=)``
-        (``openmxu bitstream --array-only``).
+        ``"module:Class"`` of a top with the array alone in its own domain (or in ``sync``
+        when ``array_mhz`` is ``None``), built as ``Bench(board=, config=, array_mhz=,
+        hard_multipliers=)`` (``openmxu bitstream --array-only``).
     synth_opts, nextpnr_opts : str
         Extra tool options.
     script_after_synth : str
@@ -120,8 +120,7 @@ class Board:
 
     def array_bench(self, **kwargs):
         if self.array_bench_class is None:
-            raise ValueError(f"{self.name} has no array bench (only boards whose array has "
-                             f"a clock domain of its own do)")
+            raise ValueError(f"{self.name} has no array bench")
         return _load(self.array_bench_class)(board=self, **kwargs)
 
 
@@ -169,6 +168,8 @@ BOARDS = {
             name="icebreaker", family="ice40",
             platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform",
             top_class=None,
+            # The array alone does fit: its 8 cells on the 8 SB_MAC16, at 12 MHz.
+            array_bench_class="boards.icebreaker:ICEBreakerArrayBench",
             # iCE40UP5K: 5,280 LUT4s, 30 4-kbit block RAMs, 8 SB_MAC16, 4 x 32 KB SPRAM.
             resources={"LUT4": 5_280, "FF": 5_280, "DSP": 8, "BRAM": 30, "SPRAM": 4},
             config=Config(rows=2, cols=4, channels=1, block_m=16, block_k=32,

@@ -17,9 +17,10 @@ a multiply and an add per register, while the memory channel controller's schedu
 ``sync`` domain (see the README's board section).
 """
 
-from amaranth import Cat, DomainRenamer, Elaboratable, Module, Signal
+from amaranth import DomainRenamer, Elaboratable, Module, Signal
 
 from rtl.systolic import build_array
+from .array_bench import PseudoRandomArrayDriver
 from .clocking import ECP5Clocking
 from .soc import BoardSoC
 
@@ -99,51 +100,6 @@ class ULX3STop(Elaboratable):
         return m
 
 
-class _PseudoRandomArrayDriver(Elaboratable):
-    """Drives every input of ``array`` from a free-running LFSR (valid and ready included,
-    so that the streams stall and resume) and folds every result bit into ``out``: nothing
-    is constant, so synthesis keeps the whole array."""
-
-    def __init__(self, array):
-        self.array = array
-        self.out = Signal()
-
-    def elaborate(self, platform):
-        m = Module()
-        array = self.array
-        m.submodules.array = array
-        activations, weights = array.activations, array.weights
-        a_bits = len(activations.payload.as_value())
-        w_bits = len(weights.payload.as_value())
-        # Taps of a maximal-length LFSR are not needed: the state only has to keep changing.
-        lfsr = Signal(a_bits + w_bits + 8, init=1, reset_less=True)
-        m.d.sync += lfsr.eq(Cat(lfsr[-1] ^ lfsr[-3] ^ lfsr[5], lfsr[:-1]))
-        m.d.comb += [
-            activations.payload.eq(lfsr[:a_bits]),
-            weights.payload.eq(lfsr[a_bits:a_bits + w_bits]),
-            activations.valid.eq(lfsr[-3]),
-            weights.valid.eq(lfsr[-5]),
-            array.results.ready.eq(lfsr[-2]),
-        ]
-        # Four result words per register stage, then one register for the whole row.
-        words = [word.as_unsigned() for word in array.results.payload.data]
-        stages = []
-        for first in range(0, len(words), 4):
-            stage = Signal(len(words[0]), reset_less=True, name=f"fold{first // 4}")
-            folded = words[first]
-            for word in words[first + 1:first + 4]:
-                folded = folded ^ word
-            m.d.sync += stage.eq(folded)
-            stages.append(stage)
-        fold = Signal(len(words[0]), reset_less=True)
-        row = stages[0]
-        for stage in stages[1:]:
-            row = row ^ stage
-        m.d.sync += fold.eq(row ^ Cat(array.results.valid, array.results.payload.last))
-        m.d.sync += self.out.eq(fold.xor())
-        return m
-
-
 class ULX3SArrayBench(Elaboratable):
     """The board's systolic array alone, in its ``array`` clock domain, fed pseudo-random
     operands and folded to one LED: what the array reaches on the part, apart from the
@@ -175,6 +131,6 @@ class ULX3SArrayBench(Elaboratable):
         m.submodules.clocking = ECP5Clocking(clock=clk25.i, input_mhz=25, output_mhz=25,
                                              array_mhz=self.array_mhz)
         m.submodules.driver = driver = DomainRenamer("array")(
-            _PseudoRandomArrayDriver(self.array))
+            PseudoRandomArrayDriver(self.array))
         m.d.comb += platform.request("led", 0).o.eq(driver.out)
         return m

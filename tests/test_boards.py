@@ -306,10 +306,10 @@ def test_array_bench_streams_pseudo_random_operands_through_the_array():
     must hand it weights and activations, take results, and let every result reach its
     output bit (a constant output would let synthesis remove the array)."""
     from amaranth.sim import Simulator
-    from boards.ulx3s import _PseudoRandomArrayDriver
+    from boards.array_bench import PseudoRandomArrayDriver
     from rtl.systolic import WeightStationaryArray
     array = WeightStationaryArray(rows=2, cols=4)
-    driver = _PseudoRandomArrayDriver(array)
+    driver = PseudoRandomArrayDriver(array)
     seen = {"weights": 0, "activations": 0, "results": 0, "toggles": 0}
 
     async def testbench(ctx):
@@ -331,13 +331,40 @@ def test_array_bench_streams_pseudo_random_operands_through_the_array():
     assert min(seen.values()) > 20, seen
 
 
-def test_array_only_builds_need_an_array_domain_and_the_weight_stationary_array(tmp_path):
+def test_array_benches_refuse_what_they_cannot_build(tmp_path):
     from boards.build import build, BuildError
-    with pytest.raises(BuildError, match="icebreaker runs its array in sync"):
-        build("icebreaker", array_only=True, build_dir=tmp_path, echo=lambda line: None)
+    with pytest.raises(BuildError, match="array_mhz must be None for icebreaker"):
+        build("icebreaker", array_only=True, array_mhz=48.0, build_dir=tmp_path,
+              echo=lambda line: None)
     ulx3s = board("ulx3s-85f")
     with pytest.raises(BuildError, match="dataflow must be 'ws' for the array bench"):
         build("ulx3s-85f", config=replace(ulx3s.config, dataflow="os"), array_only=True,
               build_dir=tmp_path, echo=lambda line: None)
-    with pytest.raises(ValueError, match="icebreaker has no array bench"):
-        board("icebreaker").array_bench()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("board_name,rows,cols", [("icebreaker", None, None),
+                                                  ("ulx3s-85f", 4, 4)])
+def test_array_bench_bitstream_is_built_and_reported(tmp_path, board_name, rows, cols):
+    """The whole yowasp flow on a real part: Yosys, nextpnr and the packer, then the report
+    (the iCEBreaker's default 2x4 array on its 8 SB_MAC16; a 4x4 array on the ULX3S at its
+    100 MHz array clock). About a minute for both."""
+    from boards.build import build
+    chosen = board(board_name)
+    config = chosen.config if rows is None else replace(chosen.config, rows=rows, cols=cols)
+    report = build(board_name, config=config, array_only=True, build_dir=tmp_path,
+                   echo=lambda line: None)
+    assert json.loads((tmp_path / "report.json").read_text()) == json.loads(json.dumps(report))
+    clock = "sync" if chosen.array_mhz is None else "array"
+    target = chosen.clock_mhz if chosen.array_mhz is None else chosen.array_mhz
+    assert report["target_mhz"] == {clock: target}
+    assert report["fmax_mhz"][clock] >= target       # build() raises otherwise
+    assert report["macs"] == config.macs
+    assert report["peak_gops"] == round(2 * config.macs * target / 1000, 2)
+    assert report["pnr_seconds"] > 0
+    dsp = {"ice40": "ICESTORM_DSP", "ecp5": "MULT18X18D"}[chosen.family]
+    assert report["utilization"][dsp][0] == config.macs        # one DSP block per cell
+    if board_name == "icebreaker":
+        assert report["utilization"][dsp] == [8, 8]            # all of the UP5K's
+    bitstream = tmp_path / report["bitstream"].rsplit("/", 1)[-1]
+    assert bitstream.stat().st_size > 100_000

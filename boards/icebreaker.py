@@ -1,0 +1,47 @@
+"""The iCEBreaker (Lattice iCE40UP5K) array bench.
+
+No configuration of the whole accelerator fits the UP5K yet (the fit check refuses it; see
+the README's board section), so the iCEBreaker has no board top. What the part does take is
+measured with the array alone: :class:`ICEBreakerArrayBench` runs the board's array on the
+12 MHz oscillator, fed pseudo-random operands, its results folded to an LED
+(``openmxu bitstream --board icebreaker --array-only``). Every cell's multiply maps to an
+``SB_MAC16`` (``synth_ice40 -dsp``).
+"""
+
+from amaranth import Elaboratable, Module
+
+from rtl.systolic import build_array
+from .array_bench import PseudoRandomArrayDriver
+
+__all__ = ["ICEBreakerArrayBench"]
+
+
+class ICEBreakerArrayBench(Elaboratable):
+    """The board's systolic array alone in ``sync`` (the platform's 12 MHz clock, with its
+    power-on reset), fed pseudo-random operands and folded to the red LED.
+
+    Parameters
+    ----------
+    board : Board
+    config : Config
+        Its ``rows``, ``cols`` and dataflow are the array's.
+    array_mhz : None
+        The array runs in ``sync``; there is no PLL here.
+    hard_multipliers : int or None
+        Array cells whose multiplier may map to an ``SB_MAC16``; default every cell.
+    """
+
+    def __init__(self, *, board, config, array_mhz=None, hard_multipliers=None):
+        if array_mhz is not None:
+            raise ValueError(f"array_mhz must be None for {board.name}: its array bench runs "
+                             f"on the board's {board.clock_mhz} MHz clock, not {array_mhz!r}")
+        if config.dataflow != "ws":
+            raise ValueError(f"dataflow must be 'ws' for the array bench, the accelerator's "
+                             f"array, not {config.dataflow!r}")
+        self.array = build_array(config, hard_multipliers=hard_multipliers)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.driver = driver = PseudoRandomArrayDriver(self.array)
+        m.d.comb += platform.request("led_r", 0).o.eq(driver.out)
+        return m
