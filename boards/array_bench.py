@@ -8,7 +8,20 @@ the placement pressure of the rest.
 
 from amaranth import Cat, Elaboratable, Module, Signal
 
-__all__ = ["PseudoRandomArrayDriver"]
+from rtl.systolic import build_array
+
+__all__ = ["bench_array", "PseudoRandomArrayDriver"]
+
+
+def bench_array(*, board, config, hard_multipliers=None):
+    """The array a bench drives: ``config``'s weight-stationary array (the accelerator's),
+    with ``hard_multipliers`` cells on DSP blocks (default the board's figure)."""
+    if config.dataflow != "ws":
+        raise ValueError(f"dataflow must be 'ws' for the array bench, the accelerator's "
+                         f"array, not {config.dataflow!r}")
+    if hard_multipliers is None:
+        hard_multipliers = board.hard_multipliers_for(config)
+    return build_array(config, hard_multipliers=hard_multipliers)
 
 
 class PseudoRandomArrayDriver(Elaboratable):

@@ -10,8 +10,7 @@ measured with the array alone: :class:`ICEBreakerArrayBench` runs the board's ar
 
 from amaranth import Elaboratable, Module
 
-from rtl.systolic import build_array
-from .array_bench import PseudoRandomArrayDriver
+from .array_bench import PseudoRandomArrayDriver, bench_array
 
 __all__ = ["ICEBreakerArrayBench"]
 
@@ -28,17 +27,15 @@ class ICEBreakerArrayBench(Elaboratable):
     array_mhz : None
         The array runs in ``sync``; there is no PLL here.
     hard_multipliers : int or None
-        Array cells whose multiplier may map to an ``SB_MAC16``; default every cell.
+        Array cells whose multiplier may map to an ``SB_MAC16``; default the board's (every
+        cell).
     """
 
     def __init__(self, *, board, config, array_mhz=None, hard_multipliers=None):
         if array_mhz is not None:
             raise ValueError(f"array_mhz must be None for {board.name}: its array bench runs "
                              f"on the board's {board.clock_mhz} MHz clock, not {array_mhz!r}")
-        if config.dataflow != "ws":
-            raise ValueError(f"dataflow must be 'ws' for the array bench, the accelerator's "
-                             f"array, not {config.dataflow!r}")
-        self.array = build_array(config, hard_multipliers=hard_multipliers)
+        self.array = bench_array(board=board, config=config, hard_multipliers=hard_multipliers)
 
     def elaborate(self, platform):
         m = Module()

@@ -19,8 +19,7 @@ a multiply and an add per register, while the memory channel controller's schedu
 
 from amaranth import DomainRenamer, Elaboratable, Module, Signal
 
-from rtl.systolic import build_array
-from .array_bench import PseudoRandomArrayDriver
+from .array_bench import PseudoRandomArrayDriver, bench_array
 from .clocking import ECP5Clocking
 from .soc import BoardSoC
 
@@ -117,12 +116,7 @@ class ULX3SArrayBench(Elaboratable):
     """
 
     def __init__(self, *, board, config, array_mhz, hard_multipliers=None):
-        if config.dataflow != "ws":
-            raise ValueError(f"dataflow must be 'ws' for the array bench, the accelerator's "
-                             f"array, not {config.dataflow!r}")
-        if hard_multipliers is None:
-            hard_multipliers = board.hard_multipliers_for(config)
-        self.array = build_array(config, hard_multipliers=hard_multipliers)
+        self.array = bench_array(board=board, config=config, hard_multipliers=hard_multipliers)
         self.array_mhz = array_mhz
 
     def elaborate(self, platform):
