@@ -143,7 +143,7 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     board_name : str
         A name from :data:`boards.catalog.BOARDS`.
     config : Config or None
-        The accelerator; default the board's.
+        The accelerator; default the board's on ``memory`` (:meth:`Board.with_memory`).
     memory : str or None
         The memory back-end; default the board's.
     build_dir : str or None
@@ -166,8 +166,12 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         Raise :class:`BuildError` when a clock misses its target (after writing the report).
     """
     board = find_board(board_name)
-    config = board.config if config is None else config
     memory = board.memory if memory is None else memory
+    if config is None:
+        try:
+            config = board.with_memory(memory).config
+        except ValueError as error:
+            raise BuildError(str(error)) from None
     clock_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
     array_mhz = board.array_mhz if array_mhz is None else array_mhz
     hard_multipliers = board.hard_multipliers_for(config)
