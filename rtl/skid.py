@@ -28,6 +28,11 @@ def skid_buffer(m, name, *, source_valid, source_ready, source_payload, sink_val
         source_ready.eq(~skid_valid),
     ]
     sync = m.d[domain]
+    # The skid register samples the source whenever it is empty, so its enable is a register
+    # (fanned out to every payload bit) rather than the source's VALID: its contents matter
+    # only once skid_valid is set, in the cycle that sets it.
+    with m.If(~skid_valid):
+        sync += skid_payload.eq(source_payload)
     with m.If(~out_valid | sink_ready):
         # The output register is free: it takes the skid register's transfer first, which is
         # older than anything the source offers (the source sees READY low meanwhile).
@@ -37,4 +42,4 @@ def skid_buffer(m, name, *, source_valid, source_ready, source_payload, sink_val
             sync += [out_valid.eq(source_valid), out_payload.eq(source_payload)]
     with m.Elif(source_valid & ~skid_valid):
         # The sink stalls while the source hands over a transfer: keep it aside.
-        sync += [skid_valid.eq(1), skid_payload.eq(source_payload)]
+        sync += skid_valid.eq(1)

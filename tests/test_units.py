@@ -300,6 +300,41 @@ def test_clock_crossing_keeps_one_vector_per_cycle():
     assert last - first == m - 1, f"{m} rows took {last - first + 1} sync cycles"
 
 
+@pytest.mark.parametrize("array_period", ARRAY_PERIODS)
+def test_clock_crossing_holds_results_while_sync_stalls(array_period):
+    """A results sink that takes a row one cycle in four fills the results FIFO: the
+    crossing's write stage must stop the array in time (a write into a full FIFO would be
+    lost) and lose nothing, whichever clock is faster."""
+    rows, cols, tiles = 2, 3, [9, 4, 12]
+    rng = np.random.default_rng(17)
+    dut = ArrayClockCrossing(WeightStationaryArray(rows=rows, cols=cols), domain="array")
+    work = [golden.random_operands(rng, m, rows, cols) for m in tiles]
+    results = []
+
+    async def weights(ctx):
+        await _send_weight_tiles(ctx, dut, [b for _, b in work])
+
+    async def activations(ctx):
+        await _send_activation_tiles(ctx, dut, [a for a, _ in work])
+
+    async def sink(ctx):
+        stalls = np.random.default_rng(3)
+        for _ in range(40 * sum(tiles)):
+            if len(results) == sum(tiles):
+                return
+            ready = stalls.random() < 0.25
+            ctx.set(dut.results.ready, ready)
+            _, _, valid, payload = await ctx.tick().sample(dut.results.valid,
+                                                           dut.results.payload)
+            if valid and ready:
+                results.append((list(payload.data), payload.last))
+        raise AssertionError(f"{len(results)} of {sum(tiles)} result rows")
+
+    _simulate(dut, weights, activations, sink, array_period=array_period)
+    assert results == [(row, i == len(a) - 1) for a, b in work
+                       for i, row in enumerate(golden.matmul(a, b).tolist())]
+
+
 @pytest.mark.parametrize("kwargs,message", [
     ({"domain": "sync"}, "domain must be a clock domain name other than 'sync'"),
     ({"domain": "not a name"}, "domain must be"),

@@ -10,15 +10,18 @@ pointers, two-flop synchronizers; :class:`amaranth.lib.fifo.AsyncFIFO`)::
     sync domain                    │ array domain
     weights     ──> AsyncFIFO ─────┼──> skid buffer ──> array.weights
     activations ──> AsyncFIFO ─────┼──> skid buffer ──> array.activations
-    results     <── AsyncFIFO <────┼──── skid buffer <── array.results
+    results     <── AsyncFIFO <────┼──── register stage <── array.results
 
-The skid buffers (:func:`rtl.skid.skid_buffer`) keep the array's handshakes apart from the
-FIFOs' pointer logic. On the input side, without them the array's READY would drive the FIFO's
-read pointer and, through it, the read address of every storage cell, and the FIFO's empty
-flag would drive the array's acceptance of a vector, which fans out to every lane of its entry
-register. On the result side, the FIFO's full flag (a compare of the write pointer with the
-synchronized Gray-coded read pointer) would drive the array's result pop and, through it, the
-array's count of results in flight and its acceptance of the next activation vector.
+The skid buffers (:func:`rtl.skid.skid_buffer`) and the register stage keep the array's
+handshakes apart from the FIFOs' pointer logic. On the input side, without them the array's
+READY would drive the FIFO's read pointer and, through it, the read address of every storage
+cell, and the FIFO's empty flag would drive the array's acceptance of a vector, which fans out
+to every lane of its entry register. On the result side, the FIFO's full flag (a compare of
+the write pointer with the synchronized Gray-coded read pointer) would drive the array's
+result pop and, through it, the array's count of results in flight and its acceptance of the
+next activation vector; a skid buffer there would still let it drive the enable of every
+payload register, so the stage counts credits against the FIFO's registered level instead
+(:func:`_registered_write`).
 
 Nothing else crosses: the array has no other ports, and its credit-based flow control keeps
 working on its own side. The crossing adds a few cycles of latency on each side; it does not
@@ -26,7 +29,7 @@ limit throughput, which is set by the slower of the two sides (one activation ve
 cycle of either clock).
 """
 
-from amaranth import Module, Value, DomainRenamer
+from amaranth import Module, Signal, Value, DomainRenamer
 from amaranth.lib import wiring
 from amaranth.lib.fifo import AsyncFIFO
 from amaranth.lib.wiring import In
@@ -35,6 +38,40 @@ from ..params import check_int, validating
 from ..skid import skid_buffer
 
 __all__ = ["ArrayClockCrossing"]
+
+
+def _registered_write(m, name, *, domain, fifo, source):
+    """Write ``source`` into ``fifo`` (an :class:`AsyncFIFO` written in ``domain``) through a
+    register stage whose READY, VALID and payload are all registers.
+
+    A skid buffer would not do here: its payload registers are enabled by its sink's READY,
+    and the FIFO's ``w_rdy`` is a compare of Gray-coded pointers, so the compare would drive
+    the enable of every payload bit. Instead the stage counts credits: it accepts a transfer
+    only when the FIFO is sure to have room for it two cycles later, from the FIFO's
+    registered ``w_level`` (which lags the writes by two cycles and the reads by more) and
+    the writes it has issued since. The FIFO's ``w_rdy`` is then high on every write, and the
+    payload register loads every cycle."""
+    depth = fifo.depth
+    room = Signal(init=1, name=f"{name}_room")
+    valid = Signal(name=f"{name}_valid")
+    valid_before = Signal(name=f"{name}_valid_before")
+    payload = Signal(len(fifo.w_data), name=f"{name}_payload", reset_less=True)
+    accept = Signal(name=f"{name}_accept")
+    m.d.comb += [
+        source.ready.eq(room),
+        accept.eq(source.valid & room),
+        fifo.w_en.eq(valid),
+        fifo.w_data.eq(payload),
+    ]
+    # In cycle t, w_level counts the writes before t - 1; the writes of t - 1 and t
+    # (valid_before, valid) and the one accepted now (written in t + 1) come on top. Room in
+    # t + 1 means a write in t + 2 still fits.
+    m.d[domain] += [
+        payload.eq(Value.cast(source.payload)),
+        valid.eq(accept),
+        valid_before.eq(valid),
+        room.eq(fifo.w_level + valid_before + valid + accept <= depth - 1),
+    ]
 
 
 class ArrayClockCrossing(wiring.Component):
@@ -90,7 +127,7 @@ class ArrayClockCrossing(wiring.Component):
                 fifo = AsyncFIFO(width=width, depth=self.depth, w_domain=self.domain,
                                  r_domain="sync")
             m.submodules[f"{name}_fifo"] = fifo
-            # The skid buffer always sits on the array's side of the FIFO.
+            # The register stages always sit on the array's side of the FIFO.
             if member.flow == In:
                 m.d.comb += [
                     fifo.w_data.eq(source.payload),
@@ -102,11 +139,8 @@ class ArrayClockCrossing(wiring.Component):
                             source_payload=fifo.r_data, sink_valid=sink.valid,
                             sink_ready=sink.ready, sink_payload=Value.cast(sink.payload))
             else:
-                skid_buffer(m, f"{name}_skid", domain=self.domain,
-                            source_valid=source.valid, source_ready=source.ready,
-                            source_payload=Value.cast(source.payload),
-                            sink_valid=fifo.w_en, sink_ready=fifo.w_rdy,
-                            sink_payload=fifo.w_data)
+                _registered_write(m, f"{name}_write", domain=self.domain, fifo=fifo,
+                                  source=source)
                 m.d.comb += [
                     sink.payload.eq(fifo.r_data),
                     sink.valid.eq(fifo.r_rdy),
