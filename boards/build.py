@@ -167,11 +167,11 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     """
     board = find_board(board_name)
     memory = board.memory if memory is None else memory
-    if config is None:
-        try:
-            config = board.with_memory(memory).config
-        except ValueError as error:
-            raise BuildError(str(error)) from None
+    try:
+        board = board.with_memory(memory)
+    except ValueError as error:
+        raise BuildError(str(error)) from None
+    config = board.config if config is None else config
     clock_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
     array_mhz = board.array_mhz if array_mhz is None else array_mhz
     hard_multipliers = board.hard_multipliers_for(config)
@@ -189,8 +189,9 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
              f"({top.array.hard_multipliers} cells on DSP blocks)")
     else:
         estimate = check_fit(board, config, memory=memory, hard_multipliers=hard_multipliers)
+        default = find_board(board_name).memory
         build_dir = Path(build_dir or f"build/boards/{board.name}"
-                         + ("" if memory == board.memory else f"-{memory}"))
+                         + ("" if memory == default else f"-{memory}"))
         echo(f"{board.name}: {config.rows}x{config.cols} array, {config.channels} x "
              f"{config.memory_preset} through the {memory} back-end, at {clock_mhz} MHz"
              + ("" if array_mhz is None else f" (array at {array_mhz} MHz)"))

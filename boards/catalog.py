@@ -46,10 +46,10 @@ class Board:
         The default memory back-end (:data:`boards.soc.MEMORIES`).
     memories : tuple of str
         The back-ends the board has.
-    memory_configs : dict
-        The accelerator on a back-end other than ``memory``, where it differs from ``config``
-        (a back-end's timing preset sets the memory beat, and the array's rows and columns
-        are at most one beat of operands).
+    memory_variants : dict
+        For a back-end other than ``memory``, the fields that differ on it (``config``: a
+        back-end's timing preset sets the memory beat, and the array's rows and columns are at
+        most one beat of operands; tool options); see :meth:`with_memory`.
     clock_mhz : float
         Target clock of the ``sync`` domain (host link, sequencer, DMA engines, memory).
     baud : int
@@ -79,7 +79,7 @@ class Board:
     memories: tuple
     clock_mhz: float
     baud: int
-    memory_configs: dict = field(default_factory=dict)
+    memory_variants: dict = field(default_factory=dict)
     array_mhz: object = None
     array_bench_class: object = None
     synth_opts: str = ""
@@ -95,13 +95,15 @@ class Board:
         return memory_bytes(self.config, self.memory)
 
     def with_memory(self, memory):
-        """This board with ``memory`` (one of :attr:`memories`) as its back-end, and the
-        accelerator the board carries on it (:attr:`memory_configs`)."""
+        """This board with ``memory`` (one of :attr:`memories`) as its back-end, with the
+        accelerator and tool options it has there (:attr:`memory_variants`)."""
         if memory not in self.memories:
             raise ValueError(f"memory must be one of {', '.join(map(repr, self.memories))} "
                              f"on {self.name}, not {memory!r}")
-        return replace(self, memory=memory,
-                       config=self.memory_configs.get(memory, self.config))
+        if memory == self.memory:
+            return self
+        return replace(self, memory=memory, memory_variants={},
+                       **self.memory_variants.get(memory, {}))
 
     def platform(self):
         return _load(self.platform_class)()
@@ -148,11 +150,15 @@ BOARDS = {
             # 121 cells build their multipliers from carry chains (rtl/systolic/ecp5.py).
             hard_multipliers=135,
             memory="hbm", memories=("hbm", "sdram"),
-            # The SDR preset's 16-byte beat holds 16 operands: a 16x8 array (128 MACs, every
-            # cell on a DSP block) on the board's 32 MB SDRAM.
-            memory_configs={"sdram": Config(rows=16, cols=8, channels=1, block_m=64,
-                                             block_k=256, queue_depth=4, clock_mhz=25.0,
-                                             memory_preset="sdr")},
+            memory_variants={"sdram": dict(
+                # The SDR preset's 16-byte beat holds 16 operands: a 16x8 array (128 MACs,
+                # every cell on a DSP block) on the board's 32 MB SDRAM.
+                config=Config(rows=16, cols=8, channels=1, block_m=64, block_k=256,
+                              queue_depth=4, clock_mhz=25.0, memory_preset="sdr"),
+                # router1 stalls on this design (133,000 of 157,000 arcs left after 11
+                # minutes, each 1,000 iterations slower than the last); router2 routes it in
+                # about 4 minutes.
+                nextpnr_opts="--placer-heap-beta 0.65 --router router2")},
             clock_mhz=25.0, array_mhz=100.0, baud=1_000_000,
             # Yosys 0.70 maps ECP5 LUTs with abc9 only, which takes tens of minutes on some of
             # the wide FIFOs here; classic abc maps the same netlist in about a minute.

@@ -129,15 +129,18 @@ def test_skew_delays_each_lane(descending):
         assert all(v == 0 for i, v in enumerate(column) if not delay <= i < delay + 3)
 
 
-async def _collect(ctx, dut, results, *, count, budget):
+async def _collect(ctx, dut, results, *, count, budget, ready_probability=1.0):
     """Take result rows until ``count`` arrived, or fail after ``budget`` cycles (a lost row
-    must fail the test, not hang it)."""
-    ctx.set(dut.results.ready, 1)
+    must fail the test, not hang it); READY is high in a random ``ready_probability`` of the
+    cycles."""
+    stalls = np.random.default_rng(3)
     for _ in range(budget):
         if len(results) >= count:
             return
+        ready = ready_probability == 1.0 or stalls.random() < ready_probability
+        ctx.set(dut.results.ready, ready)
         _, _, valid, payload = await ctx.tick().sample(dut.results.valid, dut.results.payload)
-        if valid:
+        if valid and ready:
             results.append((list(payload.data), payload.last))
     raise AssertionError(f"{len(results)} of {count} result rows after {budget} cycles")
 
@@ -160,7 +163,8 @@ async def _send_activation_tiles(ctx, dut, tiles):
     ctx.set(dut.activations.valid, 0)
 
 
-def _run_ws(rows, cols, tiles, seed, hard_multipliers=None, array_period=None):
+def _run_ws(rows, cols, tiles, seed, hard_multipliers=None, array_period=None,
+            ready_probability=1.0):
     rng = np.random.default_rng(seed)
     dut = WeightStationaryArray(rows=rows, cols=cols, hard_multipliers=hard_multipliers)
     if array_period is not None:
@@ -175,7 +179,9 @@ def _run_ws(rows, cols, tiles, seed, hard_multipliers=None, array_period=None):
         await _send_activation_tiles(ctx, dut, [a for a, _ in work])
 
     async def sink(ctx):
-        await _collect(ctx, dut, results, count=sum(tiles), budget=20 * sum(tiles) + 100)
+        await _collect(ctx, dut, results, count=sum(tiles),
+                       budget=int(20 * sum(tiles) / ready_probability) + 100,
+                       ready_probability=ready_probability)
 
     _simulate(dut, weights, activations, sink, array_period=array_period)
     expected = [(row, i == len(a) - 1) for a, b in work
@@ -305,34 +311,8 @@ def test_clock_crossing_holds_results_while_sync_stalls(array_period):
     """A results sink that takes a row one cycle in four fills the results FIFO: the
     crossing's write stage must stop the array in time (a write into a full FIFO would be
     lost) and lose nothing, whichever clock is faster."""
-    rows, cols, tiles = 2, 3, [9, 4, 12]
-    rng = np.random.default_rng(17)
-    dut = ArrayClockCrossing(WeightStationaryArray(rows=rows, cols=cols), domain="array")
-    work = [golden.random_operands(rng, m, rows, cols) for m in tiles]
-    results = []
-
-    async def weights(ctx):
-        await _send_weight_tiles(ctx, dut, [b for _, b in work])
-
-    async def activations(ctx):
-        await _send_activation_tiles(ctx, dut, [a for a, _ in work])
-
-    async def sink(ctx):
-        stalls = np.random.default_rng(3)
-        for _ in range(40 * sum(tiles)):
-            if len(results) == sum(tiles):
-                return
-            ready = stalls.random() < 0.25
-            ctx.set(dut.results.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.results.valid,
-                                                           dut.results.payload)
-            if valid and ready:
-                results.append((list(payload.data), payload.last))
-        raise AssertionError(f"{len(results)} of {sum(tiles)} result rows")
-
-    _simulate(dut, weights, activations, sink, array_period=array_period)
-    assert results == [(row, i == len(a) - 1) for a, b in work
-                       for i, row in enumerate(golden.matmul(a, b).tolist())]
+    _run_ws(2, 3, tiles=[9, 4, 12], seed=17, array_period=array_period,
+            ready_probability=0.25)
 
 
 @pytest.mark.parametrize("kwargs,message", [
