@@ -91,13 +91,13 @@ def _run(step, cwd, env, log):
     return seconds
 
 
-def _parse_report(path, clocks):
-    """Fmax, utilization and the critical paths from nextpnr's ``--report`` JSON."""
+def _parse_report(path):
+    """Fmax (by clock domain), utilization and the critical paths from nextpnr's
+    ``--report`` JSON."""
     report = json.loads(Path(path).read_text())
     fmax = {}
     for net, figures in report.get("fmax", {}).items():
-        name = clocks.get(net, net)
-        fmax[name] = round(float(figures["achieved"]), 2)
+        fmax[_domain_of(net)] = round(float(figures["achieved"]), 2)
     utilization = {cell: [figures["used"], figures["available"]]
                    for cell, figures in report.get("utilization", {}).items()
                    if figures["available"]}
@@ -112,16 +112,6 @@ def _parse_report(path, clocks):
                       "start": cells[0] if cells else None, "end": last,
                       "logic_levels": sum(1 for step in steps if step.get("type") == "logic")})
     return fmax, utilization, paths
-
-
-def _clock_names(build_dir, name):
-    """nextpnr names a clock after its net; map the nets back to domain names."""
-    names = {}
-    log = Path(build_dir) / f"{name}.tim"
-    if log.exists():
-        for net in re.findall(r"Max frequency for clock '([^']+)'", log.read_text()):
-            names[net] = _domain_of(net)
-    return names
 
 
 def _domain_of(net):
@@ -225,8 +215,7 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     echo("  packing ...")
     seconds["pack"] = _run(steps[2], build_dir, env, build_dir / "pack.log")
 
-    fmax, utilization, paths = _parse_report(build_dir / nextpnr_report,
-                                             _clock_names(build_dir, name))
+    fmax, utilization, paths = _parse_report(build_dir / nextpnr_report)
     # The array bench of a board whose array runs in sync has the sync clock only.
     target = {} if array_only and array_mhz is not None else {"sync": float(clock_mhz)}
     if array_mhz is not None:
