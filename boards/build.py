@@ -18,8 +18,9 @@ matmul sustains when the array runs faster than ``sync``.
 
 ``build(..., array_only=True)`` (``openmxu bitstream --array-only``) builds the board's array
 alone in its clock domain instead, fed pseudo-random operands
-(:class:`boards.ulx3s.ULX3SArrayBench`, :class:`boards.icebreaker.ICEBreakerArrayBench`), into ``build/boards/<board>-array``: what the array
-reaches apart from the memory system, the crossing and the placement pressure of the rest.
+(:class:`boards.ulx3s.ULX3SArrayBench`, :class:`boards.icebreaker.ICEBreakerArrayBench`),
+into ``build/boards/<board>-array``: what the array reaches apart from the memory system, the
+crossing and the placement pressure of the rest.
 
 A build whose routed Fmax falls short of the target in any clock domain fails with
 :class:`BuildError` after writing the report, naming the clock and the critical path.
