@@ -1,4 +1,7 @@
-"""amaranth.sim unit tests of the processing elements, the skew buffers and tiny arrays."""
+"""amaranth.sim unit tests of the processing elements, the skew buffers, the result FIFO
+and tiny arrays."""
+
+from collections import deque
 
 import numpy as np
 import pytest
@@ -6,6 +9,7 @@ from amaranth import Signal, ResetInserter, signed
 from amaranth.sim import Simulator
 
 from openmxu import golden
+from rtl.credit_fifo import CreditFIFO
 from rtl.systolic import (WeightStationaryPE, OutputStationaryPE, Skew, WeightStationaryArray,
                           OutputStationaryArray, ArrayClockCrossing)
 
@@ -127,6 +131,69 @@ def test_skew_delays_each_lane(descending):
         column = [row[lane] for row in seen]
         assert column[delay:delay + 3] == [lane, 10 + lane, 20 + lane]
         assert all(v == 0 for i, v in enumerate(column) if not delay <= i < delay + 3)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5])
+def test_credit_fifo_keeps_order_with_its_writer_within_credits(depth):
+    """A writer that writes whenever its credits allow, against a reader ready at random:
+    every entry comes out unchanged and in order."""
+    dut = CreditFIFO(width=16, depth=depth)
+    rng = np.random.default_rng(depth)
+    expected, seen = deque(), []
+    total = 200
+
+    async def testbench(ctx):
+        inside = written = 0
+        for cycle in range(6 * total):
+            # Stall the reader for a while at the start, then at random.
+            reading = cycle >= 3 * depth and rng.random() < 0.6
+            pop = ctx.get(dut.r_rdy) and reading
+            write = written < total and inside - pop < depth and rng.random() < 0.8
+            ctx.set(dut.r_en, reading)
+            ctx.set(dut.w_en, write)
+            ctx.set(dut.w_data, int(rng.integers(1 << 16)))
+            if pop:
+                seen.append(ctx.get(dut.r_data))
+            if write:
+                expected.append(ctx.get(dut.w_data))
+                written += 1
+            inside += write - pop
+            await ctx.tick()
+        assert written == total and inside == 0
+
+    _simulate(dut, testbench)
+    assert seen == list(expected)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 5])
+def test_credit_fifo_drains_one_entry_a_cycle(depth):
+    dut = CreditFIFO(width=16, depth=depth)
+
+    async def testbench(ctx):
+        for value in range(depth):
+            ctx.set(dut.w_en, 1)
+            ctx.set(dut.w_data, 0x100 + value)
+            await ctx.tick()
+        ctx.set(dut.w_en, 0)
+        await ctx.tick().repeat(2)
+        ctx.set(dut.r_en, 1)
+        for value in range(depth):
+            assert ctx.get(dut.r_rdy) and ctx.get(dut.r_data) == 0x100 + value
+            await ctx.tick()
+        assert not ctx.get(dut.r_rdy)
+
+    _simulate(dut, testbench)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"width": 0, "depth": 4}, "width must be"),
+    ({"width": 8, "depth": 0}, "depth must be"),
+    ({"width": 8, "depth": 5000}, "depth must be"),
+])
+@pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
+def test_credit_fifo_rejects_bad_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        CreditFIFO(**kwargs)
 
 
 async def _collect(ctx, dut, results, *, count, budget, ready_probability=1.0):

@@ -15,14 +15,19 @@
   grid and deskew together, put into their result FIFO, exactly ``latency`` cycles after
   the operand, the row a reference in the property computed from the streams: the bounded
   proof of the arrays' cycle alignment, with covers of full passes.
+* Their result FIFO (:class:`~rtl.credit_fifo.CreditFIFO`), with a writer that keeps its
+  credits and a free reader, hands out every entry unchanged and in order; a writer that
+  overruns the capacity by one entry breaks it (a mutation job), so the credits the arrays
+  count are exactly what the FIFO needs.
 """
 
 from amaranth import Module, Signal, Cat, Const, Mux, ResetSignal, signed
+from amaranth.asserts import AnyConst
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In
 
+from rtl.credit_fifo import CreditFIFO
 from rtl.systolic.pe import WeightStationaryPE, OutputStationaryPE
 from rtl.systolic.skew import Skew
 from rtl.systolic.array import WeightStationaryArray, OutputStationaryArray
@@ -30,7 +35,8 @@ from rtl.systolic.layouts import weight_row, activation_beat, operand_beat
 from .job import FormalJob
 from .netlist import Netlist
 
-__all__ = ["reference_product", "PEHarness", "SkewHarness", "ArrayHarness", "JOBS"]
+__all__ = ["reference_product", "PEHarness", "SkewHarness", "CreditFIFOHarness", "ArrayHarness",
+           "JOBS"]
 
 
 def reference_product(m, a, b, width, name):
@@ -206,6 +212,60 @@ class SkewHarness(wiring.Component):
         return m
 
 
+class CreditFIFOHarness(wiring.Component):
+    """A :class:`~rtl.credit_fifo.CreditFIFO` between a writer that keeps ``credits`` entries
+    at most inside it (a write and a read in the same cycle count as both done) and a free
+    reader.
+
+    The properties number the entries as they are written and as they are read: the entry
+    numbered by a free constant must leave with the data it was written with, as the same
+    numbered entry (so nothing is lost, changed, duplicated or reordered), and nothing is
+    read from an empty FIFO. With ``credits = depth`` this must hold; with ``depth + 1`` the
+    FIFO's spare slot is gone and a mutation job expects a counterexample.
+
+    Parameters
+    ----------
+    width, depth : int
+        Of the FIFO.
+    credits : int
+        The writer's bound on the entries inside (default ``depth``).
+    """
+
+    def __init__(self, *, width, depth, credits=None):
+        self.width, self.depth = width, depth
+        self.credits = depth if credits is None else credits
+        super().__init__({"w_en": In(1), "w_data": In(width), "r_en": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += Assume(~ResetSignal())
+        m.submodules.fifo = fifo = CreditFIFO(width=self.width, depth=self.depth)
+        m.d.comb += [fifo.w_en.eq(self.w_en), fifo.w_data.eq(self.w_data),
+                     fifo.r_en.eq(self.r_en)]
+        pop = fifo.r_rdy & fifo.r_en
+
+        inside = Signal(range(self.credits + 2))
+        m.d.comb += Assume(inside + self.w_en - pop <= self.credits)
+        m.d.sync += inside.eq(inside + self.w_en - pop)
+        m.d.comb += Assert(~fifo.r_rdy | (inside != 0), "an entry read from an empty FIFO")
+
+        watched = AnyConst(4)
+        written = Signal(4)
+        read = Signal(4)
+        kept = Signal(self.width)
+        m.d.sync += [written.eq(written + self.w_en), read.eq(read + pop)]
+        with m.If(self.w_en & (written == watched)):
+            m.d.sync += kept.eq(self.w_data)
+        with m.If(pop & (read == watched)):
+            m.d.comb += Assert(fifo.r_data == kept, "an entry left changed or out of order")
+
+        # Full, then streaming: three entries handed over on consecutive cycles.
+        streak = Signal(range(4))
+        m.d.sync += streak.eq(Mux(pop, Mux(streak == 3, 3, streak + 1), 0))
+        m.d.comb += Cover((inside == self.depth) & (streak == 3))
+        return m
+
+
 class ArrayHarness(wiring.Component):
     """A systolic array with free input streams, a free consumer and a reference.
 
@@ -217,8 +277,8 @@ class ArrayHarness(wiring.Component):
     cycles after that), the row must enter the result FIFO, with its ``last`` flag, and
     nothing else may: that is the alignment of skew, grid and deskew, with the datapath's
     fixed latency, which the solver checks without having to pair results across the
-    FIFO's variable delay. The FIFO (:class:`~amaranth.lib.fifo.SyncFIFOBuffered`) keeps
-    the order; the property checks its flow control: every result handed over is owed,
+    FIFO's variable delay. The FIFO (:class:`~rtl.credit_fifo.CreditFIFO`, proved by its
+    own job) keeps the order; the property checks its flow control: every result handed over is owed,
     and no more results are owed than it holds.
 
     Parameters
@@ -262,7 +322,7 @@ class ArrayHarness(wiring.Component):
                     acc_width=self.acc_width)
         netlist = Netlist(array)
         m.submodules.array = netlist
-        fifo = netlist.instance_of(SyncFIFOBuffered)
+        fifo = netlist.instance_of(CreditFIFO)
         m.d.comb += array.results.ready.eq(self.results_ready)
         pop = array.results.valid & array.results.ready
         latency = array.latency
@@ -400,6 +460,11 @@ def _job(name, mode, depth, description, cls, solver="yices", **parameters):
                      solver=solver, build=lambda: cls(**parameters))
 
 
+def _fifo_job(name, mode, depth, description, *, entries, credits=None, expect="pass"):
+    return FormalJob(name=name, mode=mode, depth=depth, description=description, expect=expect,
+                     build=lambda: CreditFIFOHarness(width=4, depth=entries, credits=credits))
+
+
 JOBS = (
     _job("pe_ws_int8", "prove", 2,
          "weight-stationary PE, int8 x int8 into int32: psum_out is psum_in plus a_in times "
@@ -428,6 +493,23 @@ JOBS = (
     _job("skew_deskew_4_cover", "cover", 8,
          "skew then deskew of 4 lanes passes a vector of four distinct lanes",
          SkewHarness, lanes=4, width=4),
+    _fifo_job("credit_fifo_3", "bmc", 14,
+              "CreditFIFO of 3 entries (the arrays' result FIFO), writer within its credits, "
+              "free reader: every entry leaves unchanged and in order, none from an empty "
+              "FIFO (within 14 cycles: the pointers wrap three times)",
+              entries=3),
+    _fifo_job("credit_fifo_1", "bmc", 12,
+              "CreditFIFO of 1 entry (its spare slot is a second one): every entry leaves "
+              "unchanged and in order, none from an empty FIFO (within 12 cycles)",
+              entries=1),
+    _fifo_job("credit_fifo_3_cover", "cover", 12,
+              "CreditFIFO of 3 entries fills up, then hands out three entries on consecutive "
+              "cycles",
+              entries=3),
+    _fifo_job("credit_fifo_mutant_overrun", "bmc", 12,
+              "mutation: a writer that keeps 4 entries in a CreditFIFO of 3 overwrites one; "
+              "the proof must fail with a counterexample",
+              entries=3, credits=4, expect="fail"),
     _job("array_ws_2x3", "bmc", 14,
          "weight-stationary 2x3 array, int2 into 4 bits, free streams and consumer: every "
          "result row enters the result FIFO exactly latency cycles after its activation, "

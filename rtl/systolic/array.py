@@ -11,9 +11,9 @@ needs no clock enable and its fan-out stays local.
 
 from amaranth import Module, Signal, Shape, Cat, Mux, signed
 from amaranth.lib import wiring, data, stream
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
+from ..credit_fifo import CreditFIFO
 from ..params import check_int, check_widths, validating
 from .layouts import weight_row, activation_beat, operand_beat, result_beat
 from .pe import WeightStationaryPE, OutputStationaryPE
@@ -137,8 +137,10 @@ class _SystolicArray(wiring.Component):
     def _result_fifo(self, m, *, depth, write, data_in, last, pop):
         """The result FIFO behind the deskew buffer, driving :attr:`results`."""
         layout = result_beat(cols=self.cols, acc_width=self.acc_width)
-        m.submodules.result_fifo = fifo = SyncFIFOBuffered(width=Shape.cast(layout).width,
-                                                           depth=depth)
+        # The credits guarantee room, so the FIFO has no full flag: a comparison in front of
+        # the write enable of its storage would be the array domain's longest path.
+        m.submodules.result_fifo = fifo = CreditFIFO(width=Shape.cast(layout).width,
+                                                     depth=depth)
         entry = Signal(layout)
         m.d.comb += [
             entry.data.eq(data_in),
