@@ -115,35 +115,30 @@ class ArrayClockCrossing(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.array = array = DomainRenamer(self.domain)(self.array)
+        # The register stages sit on the array's side of each FIFO.
         for name, member in self.signature.members.items():
             outer, inner = getattr(self, name), getattr(self.array, name)
             width = len(Value.cast(inner.payload))
             if member.flow == In:
-                source, sink = outer, inner
-                fifo = AsyncFIFO(width=width, depth=self.depth, w_domain="sync",
-                                 r_domain=self.domain)
-            else:
-                source, sink = inner, outer
-                fifo = AsyncFIFO(width=width, depth=self.depth, w_domain=self.domain,
-                                 r_domain="sync")
-            m.submodules[f"{name}_fifo"] = fifo
-            # The register stages always sit on the array's side of the FIFO.
-            if member.flow == In:
+                m.submodules[f"{name}_fifo"] = fifo = AsyncFIFO(
+                    width=width, depth=self.depth, w_domain="sync", r_domain=self.domain)
                 m.d.comb += [
-                    fifo.w_data.eq(source.payload),
-                    fifo.w_en.eq(source.valid),
-                    source.ready.eq(fifo.w_rdy),
+                    fifo.w_data.eq(outer.payload),
+                    fifo.w_en.eq(outer.valid),
+                    outer.ready.eq(fifo.w_rdy),
                 ]
                 skid_buffer(m, f"{name}_skid", domain=self.domain,
                             source_valid=fifo.r_rdy, source_ready=fifo.r_en,
-                            source_payload=fifo.r_data, sink_valid=sink.valid,
-                            sink_ready=sink.ready, sink_payload=Value.cast(sink.payload))
+                            source_payload=fifo.r_data, sink_valid=inner.valid,
+                            sink_ready=inner.ready, sink_payload=Value.cast(inner.payload))
             else:
+                m.submodules[f"{name}_fifo"] = fifo = AsyncFIFO(
+                    width=width, depth=self.depth, w_domain=self.domain, r_domain="sync")
                 _registered_write(m, f"{name}_write", domain=self.domain, fifo=fifo,
-                                  source=source)
+                                  source=inner)
                 m.d.comb += [
-                    sink.payload.eq(fifo.r_data),
-                    sink.valid.eq(fifo.r_rdy),
-                    fifo.r_en.eq(sink.ready),
+                    outer.payload.eq(fifo.r_data),
+                    outer.valid.eq(fifo.r_rdy),
+                    fifo.r_en.eq(outer.ready),
                 ]
         return m
