@@ -96,7 +96,8 @@ class ArrayClockCrossing(wiring.Component):
     """
 
     def __init__(self, array, *, domain="array", depth=8):
-        with validating(self):
+        # A rejected crossing leaves its array unused too: no warning for either.
+        with validating(self), validating(array):
             if not isinstance(domain, str) or not domain.isidentifier() or domain == "sync":
                 raise ValueError(f"domain must be a clock domain name other than 'sync', "
                                  f"not {domain!r}")
