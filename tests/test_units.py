@@ -9,7 +9,7 @@ from amaranth import Signal, ResetInserter, signed
 from amaranth.sim import Simulator
 
 from openmxu import golden
-from rtl.credit_fifo import CreditFIFO
+from rtl.fifo import CreditFIFO, CrossingFIFO
 from rtl.systolic import (WeightStationaryPE, OutputStationaryPE, Skew, WeightStationaryArray,
                           OutputStationaryArray, ArrayClockCrossing)
 
@@ -185,15 +185,60 @@ def test_credit_fifo_drains_one_entry_a_cycle(depth):
     _simulate(dut, testbench)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"width": 0, "depth": 4}, "width must be"),
-    ({"width": 8, "depth": 0}, "depth must be"),
-    ({"width": 8, "depth": 5000}, "depth must be"),
+@pytest.mark.parametrize("cls,kwargs,message", [
+    (CrossingFIFO, {"width": 8, "depth": 2}, "depth must be"),
+    (CrossingFIFO, {"width": 8, "depth": 12}, "depth must be a power of two"),
+    (CreditFIFO, {"width": 0, "depth": 4}, "width must be"),
+    (CreditFIFO, {"width": 8, "depth": 0}, "depth must be"),
+    (CreditFIFO, {"width": 8, "depth": 5000}, "depth must be"),
 ])
-@pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
-def test_credit_fifo_rejects_bad_parameters(kwargs, message):
+def test_fifos_reject_bad_parameters(cls, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        CreditFIFO(**kwargs)
+        cls(**kwargs)
+
+
+@pytest.mark.parametrize("array_period", ARRAY_PERIODS)
+def test_crossing_fifo_keeps_order_across_clocks(array_period):
+    """Writer in ``sync`` and reader in ``array``, each stalling at random: every entry
+    comes out unchanged and in order, the write side never counts more than the capacity,
+    and with both sides always willing it moves one entry per cycle of the slower clock."""
+    dut = CrossingFIFO(width=16, depth=8, w_domain="sync", r_domain="array")
+    rng = np.random.default_rng(int(array_period * 1e10))
+    total = 300
+    values = [int(v) for v in rng.integers(1 << 16, size=total)]
+    seen = []
+
+    async def writer(ctx):
+        index = 0
+        while index < total:
+            ctx.set(dut.w_en, index < total and (index > total // 2 or rng.random() < 0.7))
+            ctx.set(dut.w_data, values[index % total])
+            assert ctx.get(dut.w_level) <= dut.capacity
+            if ctx.get(dut.w_en) and ctx.get(dut.w_rdy):
+                index += 1
+            await ctx.tick()
+        ctx.set(dut.w_en, 0)
+
+    async def reader(ctx):
+        cycles_at_full_rate = []
+        cycle = 0
+        while len(seen) < total:
+            ready = len(seen) > total // 2 or rng.random() < 0.6
+            ctx.set(dut.r_en, ready)
+            if ready and ctx.get(dut.r_rdy):
+                seen.append(ctx.get(dut.r_data))
+                if len(seen) > total - 40:
+                    cycles_at_full_rate.append(cycle)
+            await ctx.tick("array")
+            cycle += 1
+            assert cycle < 20 * total, f"{len(seen)} of {total} entries read"
+        # The last 40 entries, both sides always willing: one per cycle of the slower clock.
+        span = cycles_at_full_rate[-1] - cycles_at_full_rate[0] + 1
+        slower = max(1.0, 1e-8 / array_period)  # array cycles per sync cycle, at least 1
+        assert span <= 40 * slower + 2, f"40 entries took {span} cycles of the read clock"
+
+    _simulate(dut, writer, reader, array_period=array_period)
+    assert seen == values
 
 
 async def _collect(ctx, dut, results, *, count, budget, ready_probability=1.0):

@@ -15,7 +15,7 @@
   grid and deskew together, put into their result FIFO, exactly ``latency`` cycles after
   the operand, the row a reference in the property computed from the streams: the bounded
   proof of the arrays' cycle alignment, with covers of full passes.
-* Their result FIFO (:class:`~rtl.credit_fifo.CreditFIFO`), with a writer that keeps its
+* Their result FIFO (:class:`~rtl.fifo.CreditFIFO`), with a writer that keeps its
   credits and a free reader, hands out every entry unchanged and in order; a writer that
   overruns the capacity by one entry breaks it (a mutation job), so the credits the arrays
   count are exactly what the FIFO needs.
@@ -27,7 +27,7 @@ from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
-from rtl.credit_fifo import CreditFIFO
+from rtl.fifo import CreditFIFO
 from rtl.systolic.pe import WeightStationaryPE, OutputStationaryPE
 from rtl.systolic.skew import Skew
 from rtl.systolic.array import WeightStationaryArray, OutputStationaryArray
@@ -213,7 +213,7 @@ class SkewHarness(wiring.Component):
 
 
 class CreditFIFOHarness(wiring.Component):
-    """A :class:`~rtl.credit_fifo.CreditFIFO` between a writer that keeps ``credits`` entries
+    """A :class:`~rtl.fifo.CreditFIFO` between a writer that keeps ``credits`` entries
     at most inside it (a write and a read in the same cycle count as both done) and a free
     reader.
 
@@ -277,7 +277,7 @@ class ArrayHarness(wiring.Component):
     cycles after that), the row must enter the result FIFO, with its ``last`` flag, and
     nothing else may: that is the alignment of skew, grid and deskew, with the datapath's
     fixed latency, which the solver checks without having to pair results across the
-    FIFO's variable delay. The FIFO (:class:`~rtl.credit_fifo.CreditFIFO`, proved by its
+    FIFO's variable delay. The FIFO (:class:`~rtl.fifo.CreditFIFO`, proved by its
     own job) keeps the order; the property checks its flow control: every result handed over is owed,
     and no more results are owed than it holds.
 

@@ -13,7 +13,7 @@ from amaranth import Module, Signal, Shape, Cat, Mux, signed
 from amaranth.lib import wiring, data, stream
 from amaranth.lib.wiring import In, Out
 
-from ..credit_fifo import CreditFIFO
+from ..fifo import CreditFIFO
 from ..params import check_int, check_widths, validating
 from .layouts import weight_row, activation_beat, operand_beat, result_beat
 from .pe import WeightStationaryPE, OutputStationaryPE

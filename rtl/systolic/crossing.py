@@ -5,12 +5,12 @@ register (a multiply, then an add) and the part that sets the peak rate, so a bo
 it faster than the sequencer, the DMA engines and the memory system. :class:`ArrayClockCrossing`
 wraps an array of :mod:`rtl.systolic.array` with the same interface in the ``sync`` domain and
 runs the array in another: every stream of the array passes an asynchronous FIFO (Gray-coded
-pointers, two-flop synchronizers; :class:`amaranth.lib.fifo.AsyncFIFO`)::
+pointers, two-flop synchronizers; :class:`rtl.fifo.CrossingFIFO`)::
 
-    sync domain                    │ array domain
-    weights     ──> AsyncFIFO ─────┼──> skid buffer ──> array.weights
-    activations ──> AsyncFIFO ─────┼──> skid buffer ──> array.activations
-    results     <── AsyncFIFO <────┼──── register stage <── array.results
+    sync domain                       │ array domain
+    weights     ──> CrossingFIFO ─────┼──> skid buffer ──> array.weights
+    activations ──> CrossingFIFO ─────┼──> skid buffer ──> array.activations
+    results     <── CrossingFIFO <────┼──── register stage <── array.results
 
 The skid buffers (:func:`rtl.skid.skid_buffer`) and the register stage keep the array's
 handshakes apart from the FIFOs' pointer logic. On the input side, without them the array's
@@ -21,7 +21,10 @@ the write pointer with the synchronized Gray-coded read pointer) would drive the
 result pop and, through it, the array's count of results in flight and its acceptance of the
 next activation vector; a skid buffer there would still let it drive the enable of every
 payload register, so the stage counts credits against the FIFO's registered level instead
-(:func:`_registered_write`).
+(:func:`_registered_write`). The FIFOs themselves keep their flags off their storage: it is
+written on every cycle at the write pointer and read at the read pointer, both registers
+(:class:`amaranth.lib.fifo.AsyncFIFO` ANDs its full flag into the storage's write enable and
+reads at the pointer plus its empty-flag-gated read strobe).
 
 Nothing else crosses: the array has no other ports, and its credit-based flow control keeps
 working on its own side. The crossing adds a few cycles of latency on each side; it does not
@@ -31,9 +34,9 @@ cycle of either clock).
 
 from amaranth import Module, Signal, Value, DomainRenamer
 from amaranth.lib import wiring
-from amaranth.lib.fifo import AsyncFIFO
 from amaranth.lib.wiring import In
 
+from ..fifo import CrossingFIFO
 from ..params import check_int, validating
 from ..skid import skid_buffer
 
@@ -41,8 +44,8 @@ __all__ = ["ArrayClockCrossing"]
 
 
 def _registered_write(m, name, *, domain, fifo, source):
-    """Write ``source`` into ``fifo`` (an :class:`AsyncFIFO` written in ``domain``) through a
-    register stage whose READY, VALID and payload are all registers.
+    """Write ``source`` into ``fifo`` (a :class:`~rtl.fifo.CrossingFIFO` written in
+    ``domain``) through a register stage whose READY, VALID and payload are all registers.
 
     A skid buffer would not do here: its payload registers are enabled by its sink's READY,
     and the FIFO's ``w_rdy`` is a compare of Gray-coded pointers, so the compare would drive
@@ -51,7 +54,7 @@ def _registered_write(m, name, *, domain, fifo, source):
     registered ``w_level`` (which lags the writes by two cycles and the reads by more) and
     the writes it has issued since. The FIFO's ``w_rdy`` is then high on every write, and the
     payload register loads every cycle."""
-    depth = fifo.depth
+    capacity = fifo.capacity
     room = Signal(init=1, name=f"{name}_room")
     valid = Signal(name=f"{name}_valid")
     valid_before = Signal(name=f"{name}_valid_before")
@@ -70,7 +73,7 @@ def _registered_write(m, name, *, domain, fifo, source):
         payload.eq(Value.cast(source.payload)),
         valid.eq(accept),
         valid_before.eq(valid),
-        room.eq(fifo.w_level + valid_before + valid + accept <= depth - 1),
+        room.eq(fifo.w_level + valid_before + valid + accept <= capacity - 1),
     ]
 
 
@@ -87,8 +90,9 @@ class ArrayClockCrossing(wiring.Component):
         defines it, or a simulation or netlist gets ``<domain>_clk`` and ``<domain>_rst``
         ports.
     depth : int
-        Entries of each FIFO (a power of two, 4 to 64). Four entries cover the pointer
-        synchronizers' round trip, so a stream keeps one transfer per cycle across.
+        Slots of each FIFO (a power of two, 4 to 64), which holds one entry fewer. Eight
+        cover the pointer synchronizers' round trip, so a stream keeps one transfer per
+        cycle across.
 
     Members
     -------
@@ -121,7 +125,7 @@ class ArrayClockCrossing(wiring.Component):
             outer, inner = getattr(self, name), getattr(self.array, name)
             width = len(Value.cast(inner.payload))
             if member.flow == In:
-                m.submodules[f"{name}_fifo"] = fifo = AsyncFIFO(
+                m.submodules[f"{name}_fifo"] = fifo = CrossingFIFO(
                     width=width, depth=self.depth, w_domain="sync", r_domain=self.domain)
                 m.d.comb += [
                     fifo.w_data.eq(outer.payload),
@@ -133,7 +137,7 @@ class ArrayClockCrossing(wiring.Component):
                             source_payload=fifo.r_data, sink_valid=inner.valid,
                             sink_ready=inner.ready, sink_payload=Value.cast(inner.payload))
             else:
-                m.submodules[f"{name}_fifo"] = fifo = AsyncFIFO(
+                m.submodules[f"{name}_fifo"] = fifo = CrossingFIFO(
                     width=width, depth=self.depth, w_domain=self.domain, r_domain="sync")
                 _registered_write(m, f"{name}_write", domain=self.domain, fifo=fifo,
                                   source=inner)
