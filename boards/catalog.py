@@ -154,21 +154,18 @@ BOARDS = {
                 # The SDR preset's 16-byte beat holds 16 operands: a 16x8 array (128 MACs,
                 # every cell on a DSP block) on the board's 32 MB SDRAM.
                 config=Config(rows=16, cols=8, channels=1, block_m=64, block_k=256,
-                              queue_depth=4, clock_mhz=25.0, memory_preset="sdr"),
-                # router1 stalls on this design (133,000 of 157,000 arcs left after 11
-                # minutes, each 1,000 iterations slower than the last); router2 routes it in
-                # about 4 minutes.
-                nextpnr_opts="--placer-heap-beta 0.65 --router router2")},
+                              queue_depth=4, clock_mhz=25.0, memory_preset="sdr"))},
             clock_mhz=25.0, array_mhz=100.0, baud=1_000_000,
             # Yosys 0.70 maps ECP5 LUTs with abc9 only, which takes tens of minutes on some of
             # the wide FIFOs here; classic abc maps the same netlist in about a minute.
             synth_opts="-run begin:map_luts",
             script_after_synth="techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; "
                                "clean; synth_ecp5 -top {name} -run map_cells:",
-            # HeAP packs a region to 90 % by default. Spread to 65 %, and with four request
-            # slots per memory controller, router1 routes the whole design in about an hour;
-            # with eight slots at 90 % it had 40,900 of 268,000 arcs left after two hours.
-            nextpnr_opts="--placer-heap-beta 0.65",
+            # HeAP packs a region to 90 % by default; spread to 65 %. router2 routes the whole
+            # design in under ten minutes. router1 took an hour on one netlist and stalled
+            # with 20 arcs left after 95 minutes on the next, and on the SDRAM variant had
+            # 133,000 of 157,000 arcs left after 11 minutes, each pass slower than the last.
+            nextpnr_opts="--placer-heap-beta 0.65 --router router2",
             bitstream_suffix="bit"),
         Board(
             name="icebreaker", family="ice40",
