@@ -134,9 +134,11 @@ class CrossingFIFO(wiring.Component):
     synchronizers. It differs in where the storage's control comes from (see the module
     documentation): the storage is written at the write pointer on every write-domain
     cycle, which is why one of its ``depth`` slots is always free, and read
-    combinationally at the read pointer. Both domains must leave reset together (the
-    boards' clocking releases them from the same PLL lock); a reset of one side alone
-    would need the other's pointers cleared too.
+    combinationally at the read pointer. A reset must reach both domains while nothing is
+    written (the boards' clocking holds both from the same PLL lock, and each side is idle
+    until the other has left reset); one side reset alone would leave the pointers
+    disagreeing, where :class:`amaranth.lib.fifo.AsyncFIFO` clears its read side from its
+    write side's reset.
 
     Parameters
     ----------
