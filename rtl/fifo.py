@@ -217,10 +217,6 @@ class CrossingFIFO(wiring.Component):
         m.submodules.consume_sync = FFSynchronizer(consume_gray, consume_gray_w,
                                                    o_domain=self.w_domain)
 
-        # The storage's write enable is high from the first cycle after reset (and the FIFO
-        # ready from then). Not a constant: the ECP5 packer routes constant pins other than a
-        # flip-flop's from one tie-high cell, across the die to every distributed-RAM cell.
-        storing = Signal()
         consume_w = Signal(bits)
         level = Signal(bits)
         do_write = Signal()
@@ -232,14 +228,13 @@ class CrossingFIFO(wiring.Component):
             produce_next.eq(produce + do_write),
             consume_next.eq(consume + do_read),
             level.eq(produce - consume_w),
-            self.w_rdy.eq(storing & (level < self.capacity)),
+            self.w_rdy.eq(level < self.capacity),
             do_write.eq(self.w_en & self.w_rdy),
             write_port.addr.eq(produce[:-1]),
             write_port.data.eq(self.w_data),
-            write_port.en.eq(storing),
+            write_port.en.eq(1),
         ]
         write += [
-            storing.eq(1),
             produce.eq(produce_next),
             produce_gray.eq(_gray(produce_next)),
             consume_w.eq(_binary(consume_gray_w)),
