@@ -277,9 +277,9 @@ class ArrayHarness(wiring.Component):
     cycles after that), the row must enter the result FIFO, with its ``last`` flag, and
     nothing else may: that is the alignment of skew, grid and deskew, with the datapath's
     fixed latency, which the solver checks without having to pair results across the
-    FIFO's variable delay. The FIFO (:class:`~rtl.fifo.CreditFIFO`, proved by its
-    own job) keeps the order; the property checks its flow control: every result handed over is owed,
-    and no more results are owed than it holds.
+    FIFO's variable delay. The FIFO (:class:`~rtl.fifo.CreditFIFO`, proved by its own
+    jobs) keeps the order; the property checks its flow control: every result handed over
+    is owed, and no more results are owed than it holds.
 
     Parameters
     ----------

@@ -7,10 +7,10 @@ wraps an array of :mod:`rtl.systolic.array` with the same interface in the ``syn
 runs the array in another: every stream of the array passes an asynchronous FIFO (Gray-coded
 pointers, two-flop synchronizers; :class:`rtl.fifo.CrossingFIFO`)::
 
-    sync domain                       │ array domain
-    weights     ──> CrossingFIFO ─────┼──> skid buffer ──> array.weights
-    activations ──> CrossingFIFO ─────┼──> skid buffer ──> array.activations
-    results     <── CrossingFIFO <────┼──── register stage <── array.results
+    sync domain                    │ array domain
+    weights     ──> CrossingFIFO ──┼──> skid buffer ──> array.weights
+    activations ──> CrossingFIFO ──┼──> skid buffer ──> array.activations
+    results     <── CrossingFIFO <─┼─── register stage <── array.results
 
 The skid buffers (:func:`rtl.skid.skid_buffer`) and the register stage keep the array's
 handshakes apart from the FIFOs' pointer logic. On the input side, without them the array's
