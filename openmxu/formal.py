@@ -68,7 +68,7 @@ def sby_script(job, design_file):
         "[options]",
         f"mode {job.mode}",
         f"depth {job.depth}",
-        "multiclock off",
+        f"multiclock {'on' if job.multiclock else 'off'}",
         "",
         "[engines]",
         f"smtbmc {job.solver}",

@@ -59,6 +59,12 @@ def test_sby_script_names_mode_depth_engine_and_design():
         assert line in script.splitlines()
 
 
+def test_a_clock_crossing_job_runs_multiclock():
+    job = JOBS_BY_NAME["crossing_fifo_4"]
+    assert job.multiclock
+    assert "multiclock on" in runner.sby_script(job, "design.il").splitlines()
+
+
 def test_job_names_are_unique_and_the_mutations_are_present():
     assert len(JOBS_BY_NAME) == len(JOBS)
     assert any(job.expect == "fail" and "mutant" in job.name for job in JOBS)
@@ -81,6 +87,7 @@ def test_all_jobs_rejects_duplicate_names(monkeypatch):
     ("depth", 2.5, "depth"),
     ("solver", "boolector", "solver"),
     ("expect", "pass?", "expect"),
+    ("multiclock", 1, "multiclock"),
 ])
 def test_formal_job_rejects_bad_fields(field, value, message):
     fields = dict(name="job", mode="bmc", depth=4, build=lambda: None, description="d")

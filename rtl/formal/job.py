@@ -49,6 +49,11 @@ class FormalJob:
         One of :data:`SOLVERS`.
     expect : str
         One of :data:`EXPECTED`.
+    multiclock : bool
+        The design drives its clock domains from free inputs (a clock-domain crossing):
+        SymbiYosys runs with ``multiclock on``, which turns every flip-flop into logic on a
+        global time step, so the clocks' edges interleave in every possible order and
+        ``depth`` counts time steps (two per clock cycle at most), not cycles.
     """
 
     name: str
@@ -58,6 +63,7 @@ class FormalJob:
     description: str
     solver: str = "yices"
     expect: str = "pass"
+    multiclock: bool = False
 
     def __post_init__(self):
         if not self.name.replace("_", "").isalnum() or self.name.lower() != self.name:
@@ -72,6 +78,8 @@ class FormalJob:
             raise ValueError(f"solver must be one of {SOLVERS}, not {self.solver!r}")
         if self.expect not in EXPECTED:
             raise ValueError(f"expect must be one of {EXPECTED}, not {self.expect!r}")
+        if not isinstance(self.multiclock, bool):
+            raise ValueError(f"multiclock must be True or False, not {self.multiclock!r}")
 
 
 #: A pseudo-channel preset small enough for a solver, for jobs of the memory system: 1-byte

@@ -19,15 +19,20 @@
   credits and a free reader, hands out every entry unchanged and in order; a writer that
   overruns the capacity by one entry breaks it (a mutation job), so the credits the arrays
   count are exactly what the FIFO needs.
+* The array's clock-crossing FIFO (:class:`~rtl.fifo.CrossingFIFO`), with both clocks free
+  inputs (a ``multiclock`` job, so the two clocks' edges come in every order), hands out
+  every entry unchanged and in order and never holds more than its capacity; given its spare
+  slot, the writer overwrites the oldest entry (a mutation job).
 """
 
-from amaranth import Module, Signal, Cat, Const, Mux, ResetSignal, signed
+from amaranth import (Module, Signal, Cat, Const, Mux, ClockDomain, ClockSignal,
+                      ResetSignal, signed)
 from amaranth.asserts import AnyConst
 from amaranth.hdl import Assert, Assume, Cover
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
-from rtl.fifo import CreditFIFO
+from rtl.fifo import CreditFIFO, CrossingFIFO
 from rtl.systolic.pe import WeightStationaryPE, OutputStationaryPE
 from rtl.systolic.skew import Skew
 from rtl.systolic.array import WeightStationaryArray, OutputStationaryArray
@@ -35,8 +40,8 @@ from rtl.systolic.layouts import weight_row, activation_beat, operand_beat
 from .job import FormalJob
 from .netlist import Netlist
 
-__all__ = ["reference_product", "PEHarness", "SkewHarness", "CreditFIFOHarness", "ArrayHarness",
-           "JOBS"]
+__all__ = ["reference_product", "PEHarness", "SkewHarness", "CreditFIFOHarness",
+           "CrossingFIFOHarness", "ArrayHarness", "JOBS"]
 
 
 def reference_product(m, a, b, width, name):
@@ -266,6 +271,82 @@ class CreditFIFOHarness(wiring.Component):
         return m
 
 
+class _CrossingFIFOWithoutSpareSlot(CrossingFIFO):
+    """A mutation: lets the writer fill every slot, the one written on every cycle too."""
+
+    @property
+    def capacity(self):
+        return self.depth
+
+
+class CrossingFIFOHarness(wiring.Component):
+    """A :class:`~rtl.fifo.CrossingFIFO` between two clock domains whose clocks are free
+    inputs, so that their edges come in any order and at any ratio (a ``multiclock`` job),
+    with a free writer that respects ``w_rdy`` and a free reader.
+
+    The entries are numbered as they are written (in the write domain) and as they are read
+    (in the read domain): the entry numbered by a free constant must be read with the data it
+    was written with, as the same numbered entry; nothing is read that was not written; and
+    the FIFO never holds more than its capacity. The properties are immediate, so they hold
+    at every time step, between clock edges too (the read side's data is combinational).
+    With the spare slot taken away (``mutant``) the writer overwrites the oldest entry and
+    the job expects a counterexample.
+
+    Parameters
+    ----------
+    width, depth : int
+        Of the FIFO.
+    mutant : bool
+        Check :class:`_CrossingFIFOWithoutSpareSlot` instead.
+    """
+
+    def __init__(self, *, width, depth, mutant=False):
+        self.width, self.depth, self.mutant = width, depth, mutant
+        super().__init__({"w_clk": In(1), "r_clk": In(1), "w_en": In(1),
+                          "w_data": In(width), "r_en": In(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        for name, clock in (("write", self.w_clk), ("read", self.r_clk)):
+            m.domains += ClockDomain(name)
+            # The registers start from their initial values; no reset.
+            m.d.comb += [ClockSignal(name).eq(clock), ResetSignal(name).eq(0)]
+        fifo_class = _CrossingFIFOWithoutSpareSlot if self.mutant else CrossingFIFO
+        m.submodules.fifo = fifo = fifo_class(width=self.width, depth=self.depth,
+                                              w_domain="write", r_domain="read")
+        m.d.comb += [fifo.w_en.eq(self.w_en), fifo.w_data.eq(self.w_data),
+                     fifo.r_en.eq(self.r_en)]
+        push = fifo.w_en & fifo.w_rdy
+        pop = fifo.r_en & fifo.r_rdy
+
+        # Numbers wide enough that the difference of two never wraps past the capacity.
+        number_bits = self.depth.bit_length() + 2
+        written = Signal(number_bits)
+        read = Signal(number_bits)
+        m.d.write += written.eq(written + push)
+        m.d.read += read.eq(read + pop)
+        inside = Signal(number_bits)
+        m.d.comb += inside.eq(written - read)
+        m.d.comb += [
+            Assert(inside <= fifo.capacity, "more entries inside than the capacity"),
+            Assert(~fifo.r_rdy | (inside != 0), "an entry read that was not written"),
+        ]
+
+        watched = AnyConst(number_bits)
+        kept = Signal(self.width)
+        with m.If(push & (written == watched)):
+            m.d.write += kept.eq(self.w_data)
+        with m.If(pop & (read == watched)):
+            m.d.comb += Assert(fifo.r_data == kept, "an entry read changed or out of order")
+
+        # The FIFO fills up, then empties: every pointer has crossed both ways.
+        was_full = Signal()
+        with m.If(inside == fifo.capacity):
+            m.d.read += was_full.eq(1)
+        m.d.comb += Cover(was_full & (inside == 0) & (written != 0))
+        return m
+
+
 class ArrayHarness(wiring.Component):
     """A systolic array with free input streams, a free consumer and a reference.
 
@@ -465,6 +546,12 @@ def _fifo_job(name, mode, depth, description, *, entries, credits=None, expect="
                      build=lambda: CreditFIFOHarness(width=4, depth=entries, credits=credits))
 
 
+def _crossing_job(name, mode, depth, description, *, slots, mutant=False, expect="pass"):
+    return FormalJob(name=name, mode=mode, depth=depth, description=description, expect=expect,
+                     multiclock=True,
+                     build=lambda: CrossingFIFOHarness(width=2, depth=slots, mutant=mutant))
+
+
 JOBS = (
     _job("pe_ws_int8", "prove", 2,
          "weight-stationary PE, int8 x int8 into int32: psum_out is psum_in plus a_in times "
@@ -510,6 +597,20 @@ JOBS = (
               "mutation: a writer that keeps 4 entries in a CreditFIFO of 3 overwrites one; "
               "the proof must fail with a counterexample",
               entries=3, credits=4, expect="fail"),
+    _crossing_job("crossing_fifo_4", "bmc", 40,
+                  "CrossingFIFO of 4 slots between two free clocks, free writer within "
+                  "w_rdy, free reader: every entry is read unchanged and in order, none that "
+                  "was not written, never more than 3 inside, at every time step "
+                  "(multiclock; within 40 steps)",
+                  slots=4),
+    _crossing_job("crossing_fifo_4_cover", "cover", 40,
+                  "CrossingFIFO of 4 slots between two free clocks fills up, then empties",
+                  slots=4),
+    _crossing_job("crossing_fifo_mutant_no_spare_slot", "bmc", 40,
+                  "mutation: a CrossingFIFO whose writer may fill all 4 slots overwrites its "
+                  "oldest entry (the slot written on every cycle); the proof must fail with "
+                  "a counterexample",
+                  slots=4, mutant=True, expect="fail"),
     _job("array_ws_2x3", "bmc", 14,
          "weight-stationary 2x3 array, int2 into 4 bits, free streams and consumer: every "
          "result row enters the result FIFO exactly latency cycles after its activation, "
