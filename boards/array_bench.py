@@ -13,15 +13,16 @@ from rtl.systolic import build_array
 __all__ = ["bench_array", "PseudoRandomArrayDriver"]
 
 
-def bench_array(*, board, config, hard_multipliers=None):
+def bench_array(*, board, config, hard_multipliers=None, cells_per_dsp=1):
     """The array a bench drives: ``config``'s weight-stationary array (the accelerator's),
-    with ``hard_multipliers`` cells on DSP blocks (default the board's figure)."""
+    with ``hard_multipliers`` cells on DSP blocks (default the board's figure),
+    ``cells_per_dsp`` to a block."""
     if config.dataflow != "ws":
         raise ValueError(f"dataflow must be 'ws' for the array bench, the accelerator's "
                          f"array, not {config.dataflow!r}")
     if hard_multipliers is None:
         hard_multipliers = board.hard_multipliers_for(config)
-    return build_array(config, hard_multipliers=hard_multipliers)
+    return build_array(config, hard_multipliers=hard_multipliers, cells_per_dsp=cells_per_dsp)
 
 
 class PseudoRandomArrayDriver(Elaboratable):

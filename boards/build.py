@@ -126,7 +126,8 @@ def _domain_of(net):
 
 
 def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=None,
-          array_mhz=None, array_only=False, seed=1, check_timing=True, echo=print):
+          array_mhz=None, array_only=False, cells_per_dsp=1, seed=1, check_timing=True,
+          echo=print):
     """Build the bitstream of board ``board_name`` and return its report (a dict).
 
     Parameters
@@ -152,7 +153,10 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         alone in its domain, driven by pseudo-random operands, to measure what the array's
         clock reaches apart from the rest. Its report has the ``array`` clock only (or
         ``sync`` on a board whose array runs in ``sync``); the build folder defaults to
-        ``build/boards/<board>-array``.
+        ``build/boards/<board>-array`` (``-array-paired`` with ``cells_per_dsp=2``).
+    cells_per_dsp : int
+        With ``array_only`` on an iCE40 board, 2 puts two array cells on each ``SB_MAC16``
+        (:class:`~rtl.systolic.WeightStationaryArray`); default 1.
     check_timing : bool
         Raise :class:`BuildError` when a clock misses its target (after writing the report).
     """
@@ -167,17 +171,24 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     array_mhz = board.array_mhz if array_mhz is None else array_mhz
     hard_multipliers = board.hard_multipliers_for(config)
     name = "openmxu_" + board.name.replace("-", "_")
+    if cells_per_dsp != 1 and not (array_only and board.family == "ice40"):
+        raise BuildError(f"cells_per_dsp must be 1 for {board.name}"
+                         f"{'' if array_only else ' without --array-only'}: two cells share "
+                         f"a DSP block only in an iCE40 array bench, not {cells_per_dsp!r}")
     if array_only:
+        pairing = {} if cells_per_dsp == 1 else {"cells_per_dsp": cells_per_dsp}
         try:
             top = board.array_bench(config=config, array_mhz=array_mhz,
-                                    hard_multipliers=hard_multipliers)
+                                    hard_multipliers=hard_multipliers, **pairing)
         except ValueError as error:
             raise BuildError(str(error)) from None
         name += "_array"
-        build_dir = Path(build_dir or f"build/boards/{board.name}-array")
+        build_dir = Path(build_dir or f"build/boards/{board.name}-array"
+                         + ("" if cells_per_dsp == 1 else "-paired"))
         echo(f"{board.name}: the {config.rows}x{config.cols} array alone at "
              f"{clock_mhz if array_mhz is None else array_mhz} MHz "
-             f"({top.array.hard_multipliers} cells on DSP blocks)")
+             f"({top.array.hard_multipliers} cells on DSP blocks"
+             f"{'' if cells_per_dsp == 1 else f', {cells_per_dsp} to a block'})")
     else:
         estimate = check_fit(board, config, memory=memory, hard_multipliers=hard_multipliers)
         default = find_board(board_name).memory
@@ -195,7 +206,7 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     nextpnr_report = "nextpnr_report.json"
     plan = platform.build(
         top, name=name, build_dir=str(build_dir), do_build=False,
-        synth_opts=board.synth_opts,
+        synth_opts=board.synth_opts_for(cells_per_dsp),
         script_after_synth=board.script_after_synth.format(name=name),
         nextpnr_opts=f"--report {nextpnr_report} --timing-allow-fail --seed {seed} "
                      + board.nextpnr_opts)
@@ -229,6 +240,7 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         "target_mhz": target,
         "utilization": utilization,
         "macs": config.macs,
+        "cells_per_dsp": cells_per_dsp,
         "peak_gops": round(2 * config.macs * min(target[array_clock],
                                                  fmax.get(array_clock, 0.0)) / 1000, 2),
         # The array alone is fed at its own clock.

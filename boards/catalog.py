@@ -60,7 +60,8 @@ class Board:
     array_bench_class : str or None
         ``"module:Class"`` of a top with the array alone in its own domain (or in ``sync``
         when ``array_mhz`` is ``None``), built as ``Bench(board=, config=, array_mhz=,
-        hard_multipliers=)`` (``openmxu bitstream --array-only``).
+        hard_multipliers=)`` (``openmxu bitstream --array-only``), and with
+        ``cells_per_dsp=2`` on an iCE40 board.
     synth_opts, nextpnr_opts : str
         Extra tool options.
     script_after_synth : str
@@ -114,6 +115,17 @@ class Board:
         if self.hard_multipliers is None:
             return None
         return min(config.macs, self.hard_multipliers)
+
+    def synth_opts_for(self, cells_per_dsp):
+        """:attr:`synth_opts` for an array with ``cells_per_dsp`` cells per DSP block.
+        Paired cells leave out ``-dsp``: Yosys' ``ice40_dsp`` (``synth_ice40 -dsp``) takes
+        every ``SB_MAC16`` for one it mapped from a multiply and rewrites it as a 16x16
+        multiplier, the hand-instantiated dual 8x8 blocks of
+        :class:`~rtl.systolic.pe.MultiplierPair` included (their offset corrections become
+        zero). A paired array has no multiply left for ``-dsp`` to map."""
+        if cells_per_dsp == 1:
+            return self.synth_opts
+        return " ".join(option for option in self.synth_opts.split() if option != "-dsp")
 
     def top(self, **kwargs):
         if self.top_class is None:
@@ -172,7 +184,8 @@ BOARDS = {
             name="icebreaker", family="ice40",
             platform_class="amaranth_boards.icebreaker:ICEBreakerPlatform",
             top_class=None,
-            # The array alone does fit: its 8 cells on the 8 SB_MAC16, at 12 MHz.
+            # The array alone does fit: its 8 cells on the 8 SB_MAC16, at 12 MHz; or a 4x4
+            # array with two cells per SB_MAC16 (its dual 8x8 mode, cells_per_dsp=2).
             array_bench_class="boards.icebreaker:ICEBreakerArrayBench",
             # iCE40UP5K: 5,280 LUT4s, 30 4-kbit block RAMs, 8 SB_MAC16, 4 x 32 KB SPRAM.
             resources={"LUT4": 5_280, "FF": 5_280, "DSP": 8, "BRAM": 30, "SPRAM": 4},

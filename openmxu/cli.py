@@ -110,16 +110,22 @@ def _bench(args):
 
 
 def _board_bench(output_dir):
-    """The board bitstreams: the iCEBreaker's array alone, the ULX3S-85F's array alone, the
-    whole ULX3S on its emulated HBM and on its SDRAM (place-and-route of each whole board
-    takes about an hour on two cores), with their reports copied to ``boards.json``; a
-    timing miss is reported, not fatal."""
+    """The board bitstreams: the iCEBreaker's array alone (its 2x4, and a 4x4 with two cells
+    on each SB_MAC16), the ULX3S-85F's array alone, the whole ULX3S on its emulated HBM and on
+    its SDRAM (place-and-route of each whole board takes about an hour on two cores), with
+    their reports copied to ``boards.json``; a timing miss is reported, not fatal."""
     import json
+    from dataclasses import replace
     from boards.build import build, BuildError
+    from boards.catalog import board
     from boards.fit import FitError
     reports = {}
+    paired = replace(board("icebreaker").config, rows=4, cols=4)
     try:
         reports["icebreaker-array"] = build("icebreaker", array_only=True, check_timing=False)
+        reports["icebreaker-array-paired"] = build("icebreaker", config=paired,
+                                                   array_only=True, cells_per_dsp=2,
+                                                   check_timing=False)
         reports["ulx3s-85f-array"] = build("ulx3s-85f", array_only=True, check_timing=False)
         reports["ulx3s-85f"] = build("ulx3s-85f", check_timing=False)
         reports["ulx3s-85f-sdram"] = build("ulx3s-85f", memory="sdram", check_timing=False)
@@ -145,8 +151,9 @@ def _bitstream(args):
             chosen = chosen.with_memory(args.memory)
         config = replace(chosen.config, **changes)
         build(chosen.name, config=config, memory=chosen.memory, clock_mhz=args.clock_mhz,
-              array_mhz=args.array_mhz, array_only=args.array_only, seed=args.seed,
-              build_dir=args.build_dir, check_timing=not args.allow_timing_fail)
+              array_mhz=args.array_mhz, array_only=args.array_only,
+              cells_per_dsp=args.cells_per_dsp, seed=args.seed, build_dir=args.build_dir,
+              check_timing=not args.allow_timing_fail)
     except (BuildError, FitError, ValueError) as error:
         print(f"openmxu bitstream: {error}", file=sys.stderr)
         return 1
@@ -243,6 +250,11 @@ def main(argv=None):
     bitstream.add_argument("--array-only", action="store_true",
                            help="build the array alone in its clock domain, fed pseudo-random "
                                 "operands (report in build/boards/<board>-array)")
+    bitstream.add_argument("--cells-per-dsp", type=int, choices=(1, 2), default=1,
+                           help="array cells per DSP block, with --array-only on the "
+                                "iCEBreaker: 2 puts two int8 cells on each SB_MAC16 in its "
+                                "dual 8x8 mode, 16 cells (--rows 4 --cols 4) on the 8 blocks; "
+                                "report in build/boards/<board>-array-paired (default 1)")
     bitstream.add_argument("--seed", type=int, default=1, help="nextpnr placer seed")
     bitstream.add_argument("--allow-timing-fail", action="store_true",
                            help="write the bitstream and report even if timing is not met")

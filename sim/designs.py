@@ -14,10 +14,15 @@ __all__ = ["array_design", "harness_design", "memory_design", "accelerator_desig
 HARNESS_DEPTH = 8192
 
 
-def array_design(config):
-    """The bare array of ``config`` (stream ports at the top level)."""
-    return Design(name=f"array_{config.name}", factory=lambda: build_array(config),
-                  params=config.as_dict())
+def array_design(config, *, cells_per_dsp=1):
+    """The bare array of ``config`` (stream ports at the top level), with ``cells_per_dsp``
+    cells to a DSP block (:class:`rtl.systolic.WeightStationaryArray`)."""
+    name, params = f"array_{config.name}", config.as_dict()
+    if cells_per_dsp != 1:
+        name += f"_{cells_per_dsp}_per_dsp"
+        params["cells_per_dsp"] = cells_per_dsp
+    return Design(name=name, factory=lambda: build_array(config, cells_per_dsp=cells_per_dsp),
+                  params=params)
 
 
 def harness_design(config, depth=HARNESS_DEPTH):

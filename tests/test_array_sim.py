@@ -145,6 +145,23 @@ def test_stream_protocol(case, pauses, request):
         test_name=f"stream_{request.node.callspec.id}")
 
 
+@pytest.mark.parametrize("pauses", [(0.0, 0.0), (0.3, 0.6)], ids=["free", "pause_both"])
+@pytest.mark.parametrize("rows,cols", [
+    pytest.param(rows, cols, marks=pytest.mark.xdist_group(f"array_ws_{rows}x{cols}_paired"))
+    for rows, cols in [(4, 4), (3, 3)]])
+def test_cells_paired_on_dsp_blocks(rows, cols, pauses, request):
+    """Cells sharing a DSP block two by two (``cells_per_dsp=2``: the iCEBreaker's 16-cell
+    bench, and a 3x3 whose last cell has a block to itself) stream every operand kind with
+    pauses, bit-exact against numpy."""
+    config = Config(rows=rows, cols=cols)
+    run(array_design(config, cells_per_dsp=2), "sim.array_tb", testcase="back_to_back_tiles",
+        params={"config": config.as_dict(), "tiles": [4, 1, 6, 2, 5, 3],
+                "kinds": ["random", "extremes", "most_negative", "zeros", "identity",
+                          "random"],
+                "pause_in": pauses[0], "pause_out": pauses[1], "seed": rows + 10 * cols},
+        test_name=f"paired_{request.node.callspec.id}")
+
+
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog is not installed")
 @pytest.mark.parametrize("dataflow", ["ws", "os"])
 def test_icarus_runs_the_same_testbench(dataflow):

@@ -63,6 +63,26 @@ def test_cli_bitstream_builds_the_sdram_back_end_with_its_preset(monkeypatch, tm
     assert cli.main(["bitstream", "--board", "ulx3s-85f", "--memory", "spram"]) == 1
 
 
+def test_cli_bitstream_pairs_cells_on_the_icebreakers_dsp_blocks(monkeypatch, capsys):
+    """``--cells-per-dsp 2`` reaches the build (the 16-cell iCEBreaker bench), which then
+    synthesizes without -dsp (see Board.synth_opts_for)."""
+    import boards.build
+    from openmxu import cli
+    seen = {}
+    monkeypatch.setattr(boards.build, "build",
+                        lambda board_name, **options: seen.update(options))
+    assert cli.main(["bitstream", "--board", "icebreaker", "--array-only", "--rows", "4",
+                     "--cols", "4", "--cells-per-dsp", "2"]) == 0
+    assert seen["cells_per_dsp"] == 2 and seen["array_only"]
+    assert (seen["config"].rows, seen["config"].cols) == (4, 4)
+    with pytest.raises(SystemExit):
+        cli.main(["bitstream", "--board", "icebreaker", "--cells-per-dsp", "4"])
+    assert "invalid choice: 4" in capsys.readouterr().err
+    icebreaker = board("icebreaker")
+    assert icebreaker.synth_opts_for(1) == icebreaker.synth_opts == "-dsp"
+    assert icebreaker.synth_opts_for(2) == ""
+
+
 def test_cli_run_on_a_board_takes_the_bitstreams_memory_back_end(monkeypatch, capsys):
     from openmxu import cli, run as run_module
     seen = {}
@@ -338,6 +358,16 @@ def test_array_benches_refuse_what_they_cannot_build(tmp_path):
     with pytest.raises(BuildError, match="array_mhz must be None for icebreaker"):
         build("icebreaker", array_only=True, array_mhz=48.0, build_dir=tmp_path,
               echo=lambda line: None)
+    with pytest.raises(BuildError, match="cells_per_dsp must be 1 for ulx3s-85f: two cells "
+                                         "share a DSP block only in an iCE40 array bench"):
+        build("ulx3s-85f", array_only=True, cells_per_dsp=2, build_dir=tmp_path,
+              echo=lambda line: None)
+    with pytest.raises(BuildError, match="cells_per_dsp must be 1 for icebreaker without "
+                                         "--array-only"):
+        build("icebreaker", cells_per_dsp=2, build_dir=tmp_path, echo=lambda line: None)
+    with pytest.raises(BuildError, match="cells_per_dsp must be between 1 and 2, not 3"):
+        build("icebreaker", array_only=True, cells_per_dsp=3, build_dir=tmp_path,
+              echo=lambda line: None)
     ulx3s = board("ulx3s-85f")
     with pytest.raises(BuildError, match="dataflow must be 'ws' for the array bench"):
         build("ulx3s-85f", config=replace(ulx3s.config, dataflow="os"), array_only=True,
@@ -345,27 +375,30 @@ def test_array_benches_refuse_what_they_cannot_build(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("board_name,rows,cols", [("icebreaker", None, None),
-                                                  ("ulx3s-85f", 4, 4)])
-def test_array_bench_bitstream_is_built_and_reported(tmp_path, board_name, rows, cols):
+@pytest.mark.parametrize("board_name,rows,cols,cells_per_dsp", [
+    ("icebreaker", None, None, 1), ("icebreaker", 4, 4, 2), ("ulx3s-85f", 4, 4, 1)])
+def test_array_bench_bitstream_is_built_and_reported(tmp_path, board_name, rows, cols,
+                                                     cells_per_dsp):
     """The whole yowasp flow on a real part: Yosys, nextpnr and the packer, then the report
-    (the iCEBreaker's default 2x4 array on its 8 SB_MAC16; a 4x4 array on the ULX3S at its
-    100 MHz array clock). About a minute for both."""
+    (the iCEBreaker's default 2x4 array on its 8 SB_MAC16, and a 4x4 array with two cells on
+    each of them; a 4x4 array on the ULX3S at its 100 MHz array clock). About a minute for
+    the three."""
     from boards.build import build
     chosen = board(board_name)
     config = chosen.config if rows is None else replace(chosen.config, rows=rows, cols=cols)
-    report = build(board_name, config=config, array_only=True, build_dir=tmp_path,
-                   echo=lambda line: None)
+    report = build(board_name, config=config, array_only=True, cells_per_dsp=cells_per_dsp,
+                   build_dir=tmp_path, echo=lambda line: None)
     assert json.loads((tmp_path / "report.json").read_text()) == json.loads(json.dumps(report))
     clock = "sync" if chosen.array_mhz is None else "array"
     target = chosen.clock_mhz if chosen.array_mhz is None else chosen.array_mhz
     assert report["target_mhz"] == {clock: target}
     assert report["fmax_mhz"][clock] >= target       # build() raises otherwise
     assert report["macs"] == config.macs
+    assert report["cells_per_dsp"] == cells_per_dsp
     assert report["peak_gops"] == round(2 * config.macs * target / 1000, 2)
     assert report["pnr_seconds"] > 0
     dsp = {"ice40": "ICESTORM_DSP", "ecp5": "MULT18X18D"}[chosen.family]
-    assert report["utilization"][dsp][0] == config.macs        # one DSP block per cell
+    assert report["utilization"][dsp][0] == config.macs // cells_per_dsp
     if board_name == "icebreaker":
         assert report["utilization"][dsp] == [8, 8]            # all of the UP5K's
     bitstream = tmp_path / report["bitstream"].rsplit("/", 1)[-1]

@@ -11,32 +11,22 @@ multiplier equivalence per cycle, minutes of SAT for int8.)
 """
 
 import re
-import subprocess
 
 import pytest
 from amaranth.back import rtlil
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from openmxu.formal import tools
 from rtl.systolic import ecp5
 from rtl.systolic.pe import WeightStationaryPE
 
 
-def _yosys(script, tmp_path):
-    """Run a Yosys script in ``tmp_path``; returns (exit code, log text)."""
-    (tmp_path / "script.ys").write_text(script)
-    result = subprocess.run([tools(solvers=())["yosys"], "-q", "-l", "yosys.log",
-                             "script.ys"], cwd=tmp_path, capture_output=True, text=True)
-    return result.returncode, (tmp_path / "yosys.log").read_text()
-
-
-def _prove_equal(operand_width, tmp_path):
+def _prove_equal(operand_width, yosys):
     cell = dict(multiplier="soft", operand_width=operand_width,
                 acc_width=2 * operand_width + 4)
     gold = rtlil.convert(WeightStationaryPE(**cell), name="generic")
     gate = rtlil.convert(WeightStationaryPE(**cell), name="ecp5",
                          platform=ULX3S_85F_Platform())
-    return _yosys("\n".join([
+    return yosys("\n".join([
         f"read_rtlil <<rtlil\n{gate}\nrtlil",
         "read_verilog +/lattice/common_sim.vh +/lattice/ccu2c_sim.vh",
         # Derives each CCU2C's INIT into its model before flattening.
@@ -46,52 +36,52 @@ def _prove_equal(operand_width, tmp_path):
         "miter -equiv -flatten -make_assert generic ecp5 miter",
         "hierarchy -top miter",
         "sat -verify -prove-asserts -set-init-zero -seq 6 -prove-skip 5 -show-ports miter",
-    ]), tmp_path)
+    ]))
 
 
 @pytest.mark.parametrize("operand_width", [2, 3, 5, 8])
-def test_soft_multiplier_on_carry_chains_equals_the_generic_cell(operand_width, tmp_path):
-    returncode, log = _prove_equal(operand_width, tmp_path)
+def test_soft_multiplier_on_carry_chains_equals_the_generic_cell(operand_width, yosys):
+    returncode, log = _prove_equal(operand_width, yosys)
     assert returncode == 0, log[-3000:]
     assert "SUCCESS" in log
 
 
-def test_the_proof_fails_for_a_carry_chain_that_forgets_the_sign(monkeypatch, tmp_path):
+def test_the_proof_fails_for_a_carry_chain_that_forgets_the_sign(monkeypatch, yosys):
     """A subtracted partial product built as an added one must not pass."""
     honest = ecp5._half_init
     monkeypatch.setattr(ecp5, "_half_init", lambda negated_on_ab: honest(False))
-    returncode, log = _prove_equal(8, tmp_path)
+    returncode, log = _prove_equal(8, yosys)
     assert returncode != 0
     assert "proof did fail" in log
 
 
-def _synthesized_cells(component, tmp_path):
+def _synthesized_cells(component, yosys):
     text = rtlil.convert(component, name="cell", platform=ULX3S_85F_Platform())
-    returncode, log = _yosys("\n".join([
+    returncode, log = yosys("\n".join([
         f"read_rtlil <<rtlil\n{text}\nrtlil",
         # The board build's synthesis (boards/catalog.py: classic abc for the LUTs).
         "synth_ecp5 -top cell -run begin:map_luts",
         "techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; clean",
         "synth_ecp5 -top cell -run map_cells:",
         "stat",
-    ]), tmp_path)
+    ]))
     assert returncode == 0, log[-3000:]
     report = log[log.rindex("=== cell ==="):]
     return {name: int(count) for count, name in re.findall(r"(\d+)\s+(\w+)\n", report)
             if name.isupper() or name.startswith("TRELLIS")}
 
 
-def test_soft_cell_costs_under_120_lut4(tmp_path):
+def test_soft_cell_costs_under_120_lut4(yosys):
     """The partial products' ANDs live inside the carry chains and every addition is a
     chain of its own: 114 LUT4s' worth (52 CCU2C, 10 LUT4), against 188 for the same cell
     left to synthesis (49 CCU2C and 90 LUT4)."""
-    cells = _synthesized_cells(WeightStationaryPE(multiplier="soft"), tmp_path)
+    cells = _synthesized_cells(WeightStationaryPE(multiplier="soft"), yosys)
     assert "MULT18X18D" not in cells
     assert cells.get("LUT4", 0) + 2 * cells["CCU2C"] <= 120, cells
 
 
-def test_hard_cell_is_one_dsp_block(tmp_path):
-    cells = _synthesized_cells(WeightStationaryPE(multiplier="hard"), tmp_path)
+def test_hard_cell_is_one_dsp_block(yosys):
+    cells = _synthesized_cells(WeightStationaryPE(multiplier="hard"), yosys)
     assert cells["MULT18X18D"] == 1
     assert cells.get("LUT4", 0) + 2 * cells["CCU2C"] <= 50, cells
 

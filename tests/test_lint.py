@@ -12,8 +12,9 @@ from sim.runner import write_verilog
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
 
 
-def _array(rows, cols, dataflow):
-    return lambda: build_array(Config(rows=rows, cols=cols, dataflow=dataflow))
+def _array(rows, cols, dataflow, cells_per_dsp=1):
+    return lambda: build_array(Config(rows=rows, cols=cols, dataflow=dataflow),
+                               cells_per_dsp=cells_per_dsp)
 
 
 def _memory(kind, preset):
@@ -56,6 +57,8 @@ DESIGNS = {
     "array_os_8x8": _array(8, 8, "os"),
     "array_ws_1x7": _array(1, 7, "ws"),
     "array_os_3x5": _array(3, 5, "os"),
+    # Cells two to a DSP block, the last one alone (rtl/systolic/pe.py: MultiplierPair).
+    "array_ws_3x3_paired": _array(3, 3, "ws", cells_per_dsp=2),
     "controller_hbm2": _memory("controller", "hbm2-2000"),
     "device_hbm2": _memory("device", "hbm2-2000"),
     "device_sdr": _memory("device", "sdr"),

@@ -10,8 +10,8 @@ from amaranth.sim import Simulator
 
 from openmxu import golden
 from rtl.fifo import CreditFIFO, CrossingFIFO
-from rtl.systolic import (WeightStationaryPE, OutputStationaryPE, Skew, WeightStationaryArray,
-                          OutputStationaryArray, ArrayClockCrossing)
+from rtl.systolic import (WeightStationaryPE, OutputStationaryPE, MultiplierPair, Skew,
+                          WeightStationaryArray, OutputStationaryArray, ArrayClockCrossing)
 
 #: Periods of the array's own clock against ``sync``'s 10 ns in the clock-crossing tests:
 #: faster, slower, and faster by a ratio whose edges take every relative phase.
@@ -276,9 +276,10 @@ async def _send_activation_tiles(ctx, dut, tiles):
 
 
 def _run_ws(rows, cols, tiles, seed, hard_multipliers=None, array_period=None,
-            ready_probability=1.0):
+            ready_probability=1.0, cells_per_dsp=1):
     rng = np.random.default_rng(seed)
-    dut = WeightStationaryArray(rows=rows, cols=cols, hard_multipliers=hard_multipliers)
+    dut = WeightStationaryArray(rows=rows, cols=cols, hard_multipliers=hard_multipliers,
+                                cells_per_dsp=cells_per_dsp)
     if array_period is not None:
         dut = ArrayClockCrossing(dut, domain="array")
     work = [golden.random_operands(rng, m, rows, cols) for m in tiles]
@@ -495,6 +496,35 @@ def test_ws_pe_pipeline_is_exact_on_every_int8_pair(multiplier):
     _simulate(dut, testbench)
 
 
+@pytest.mark.parametrize("rows,cols,hard_multipliers", [(1, 1, None), (2, 3, None),
+                                                        (2, 4, 5), (3, 3, 4)])
+def test_tiny_ws_arrays_with_cells_paired_on_dsp_blocks(rows, cols, hard_multipliers):
+    """Hard cells two to a block (an odd last one alone), the rest soft."""
+    _run_ws(rows, cols, tiles=[5, 1, 2, 4], seed=rows * 10 + cols,
+            hard_multipliers=hard_multipliers, cells_per_dsp=2)
+
+
+def test_multiplier_pair_is_exact_on_every_int8_pair():
+    """Both lanes of the generic pair, two cycles late, for all 65,536 int8 pairs (the
+    iCE40 one is proved equal to it in tests/test_ice40_cells.py)."""
+    dut = MultiplierPair()
+    values = range(-128, 128)
+
+    async def testbench(ctx):
+        for a in values:
+            got = []
+            # A product is out after the second clock edge from its operands.
+            for index, w in enumerate(list(values) + [0]):
+                ctx.set(dut.a, [a, w])
+                ctx.set(dut.w, [w, a])
+                await ctx.tick()
+                if index >= 1:
+                    got.append(list(ctx.get(dut.product)))
+            assert got == [[a * w, a * w] for w in values], f"a = {a}"
+
+    _simulate(dut, testbench)
+
+
 @pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
 def test_array_mixes_hard_and_soft_multipliers():
     array = WeightStationaryArray(rows=2, cols=4, hard_multipliers=3)
@@ -503,3 +533,23 @@ def test_array_mixes_hard_and_soft_multipliers():
         WeightStationaryArray(rows=2, cols=4, hard_multipliers=9)
     with pytest.raises(ValueError, match="multiplier must be one of"):
         WeightStationaryPE(multiplier="lut")
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
+def test_cell_pairing_validates_eagerly():
+    array = WeightStationaryArray(rows=3, cols=3, hard_multipliers=5, cells_per_dsp=2)
+    assert array.paired_cells == 5
+    assert repr(array).endswith("hard_multipliers=5, cells_per_dsp=2)")
+    assert WeightStationaryArray(rows=2, cols=2).paired_cells == 0
+    with pytest.raises(ValueError, match="cells_per_dsp must be between 1 and 2, not 3"):
+        WeightStationaryArray(rows=2, cols=2, cells_per_dsp=3)
+    with pytest.raises(ValueError, match="cells_per_dsp must be an integer, not 2.0"):
+        WeightStationaryArray(rows=2, cols=2, cells_per_dsp=2.0)
+    with pytest.raises(ValueError, match=r"operand_width must be between 2 and 8 with "
+                                         r"cells_per_dsp=2 .*, not 12"):
+        WeightStationaryArray(rows=2, cols=2, operand_width=12, cells_per_dsp=2)
+    with pytest.raises(ValueError, match="cells_per_dsp must be 1 for OutputStationaryArray"):
+        OutputStationaryArray(rows=2, cols=2, cells_per_dsp=2)
+    with pytest.raises(ValueError, match=r"multiplier must be one of \('hard', 'soft'\), "
+                                         r"not 'paired'"):
+        OutputStationaryPE(multiplier="paired")

@@ -16,7 +16,7 @@ from amaranth.lib.wiring import In, Out
 from ..fifo import CreditFIFO
 from ..params import check_int, check_widths, validating
 from .layouts import weight_row, activation_beat, operand_beat, result_beat
-from .pe import WeightStationaryPE, OutputStationaryPE
+from .pe import WeightStationaryPE, OutputStationaryPE, MultiplierPair
 from .skew import Skew
 
 __all__ = ["WeightStationaryArray", "OutputStationaryArray", "build_array"]
@@ -60,11 +60,13 @@ class _SystolicArray(wiring.Component):
     the result FIFO."""
 
     pe_class = None  # the processing element
+    pairs_cells = False  # cells may share a DSP block (cells_per_dsp=2)
     grid_reset_less = False  # the skew and deskew buffers have no reset (nor has the PE)
     fed_north = None  # the south-flowing PE signal the column skew buffer feeds
     result = None  # the south-flowing PE signal the bottom row hands to the deskew buffer
 
-    def __init__(self, *, rows, cols, operand_width=8, acc_width=32, hard_multipliers=None):
+    def __init__(self, *, rows, cols, operand_width=8, acc_width=32, hard_multipliers=None,
+                 cells_per_dsp=1):
         self.rows, self.cols = rows, cols
         self.operand_width, self.acc_width = operand_width, acc_width
         with validating(self):
@@ -72,8 +74,30 @@ class _SystolicArray(wiring.Component):
                                        acc_width=acc_width)
             if hard_multipliers is not None:
                 check_int("hard_multipliers", hard_multipliers, 0, rows * cols)
+            if self.pairs_cells:
+                check_int("cells_per_dsp", cells_per_dsp, 1, 2)
+            elif cells_per_dsp != 1:
+                raise ValueError(f"cells_per_dsp must be 1 for {type(self).__name__} (its "
+                                 f"cells multiply without registers), not {cells_per_dsp!r}")
+            if cells_per_dsp == 2:
+                check_int("operand_width", operand_width, 2, 8,
+                          extra=" with cells_per_dsp=2 (a DSP block's 8x8 multipliers)")
         self.hard_multipliers = rows * cols if hard_multipliers is None else hard_multipliers
+        self.cells_per_dsp = cells_per_dsp
         super().__init__(signature)
+
+    @property
+    def paired_cells(self):
+        """The cells (the first in row-major order) whose multipliers share DSP blocks two
+        by two (:class:`~rtl.systolic.pe.MultiplierPair`): every hard cell when
+        ``cells_per_dsp`` is 2, else none."""
+        return self.hard_multipliers if self.cells_per_dsp == 2 else 0
+
+    def _multiplier(self, index):
+        """The multiplier kind of the cell ``index`` in row-major order."""
+        if index < self.paired_cells:
+            return "paired"
+        return "hard" if index < self.hard_multipliers else "soft"
 
     @property
     def latency(self):
@@ -112,17 +136,38 @@ class _SystolicArray(wiring.Component):
 
         # The first hard_multipliers cells in row-major order get the DSP blocks.
         pes = [[self.pe_class(operand_width=self.operand_width, acc_width=self.acc_width,
-                              multiplier="hard" if r * cols + c < self.hard_multipliers
-                              else "soft")
+                              multiplier=self._multiplier(r * cols + c))
                 for c in range(cols)] for r in range(rows)]
+
+        def from_west(r, c, name):
+            """The east-flowing signal ``name`` entering cell (r, c)."""
+            return (row_skews[name].o[r] if c == 0
+                    else getattr(pes[r][c - 1], f"{name}_out"))
+
+        # An odd last paired cell has a pair of its own, its second lane left at zero: on
+        # an iCE40 every hard cell is then on a hand-instantiated SB_MAC16 (see
+        # boards.catalog.Board.synth_opts_for). The pair takes a cell's activation where
+        # the cell does.
+        for first in range(0, self.paired_cells, 2):
+            pair = MultiplierPair(operand_width=self.operand_width)
+            m.submodules[f"multiplier_pair{first // 2}"] = pair
+            for lane, index in enumerate(range(first, min(first + 2, self.paired_cells))):
+                r, c = divmod(index, cols)
+                m.d.comb += [
+                    pair.a[lane].eq(from_west(r, c, "a")),
+                    pair.w[lane].eq(pes[r][c].pair_w),
+                    pes[r][c].pair_product.eq(pair.product[lane]),
+                ]
         for r in range(rows):
             for c in range(cols):
                 pe = pes[r][c]
                 m.submodules[f"pe_r{r}_c{c}"] = pe
                 for name in pe.east:
-                    source = (row_skews[name].o[r] if c == 0
-                              else getattr(pes[r][c - 1], f"{name}_out"))
-                    m.d.comb += getattr(pe, f"{name}_in").eq(source)
+                    # A paired cell at the east edge forwards its activation to no one and
+                    # multiplies it in its pair: its a_in would be a port it never reads.
+                    if name == "a" and c == cols - 1 and pe.multiplier == "paired":
+                        continue
+                    m.d.comb += getattr(pe, f"{name}_in").eq(from_west(r, c, name))
                 for name in pe.south:
                     if r > 0:
                         source = getattr(pes[r - 1][c], f"{name}_out")
@@ -156,7 +201,8 @@ class _SystolicArray(wiring.Component):
     def __repr__(self):
         return (f"{type(self).__name__}(rows={self.rows}, cols={self.cols}, "
                 f"operand_width={self.operand_width}, acc_width={self.acc_width}, "
-                f"hard_multipliers={self.hard_multipliers})")
+                f"hard_multipliers={self.hard_multipliers}"
+                + (f", cells_per_dsp={self.cells_per_dsp})" if self.pairs_cells else ")"))
 
 
 class WeightStationaryArray(_SystolicArray):
@@ -183,6 +229,12 @@ class WeightStationaryArray(_SystolicArray):
     hard_multipliers : int or None
         Cells (row-major) whose multiplier synthesis may map to a DSP block; the others are
         built from logic (:data:`~rtl.systolic.pe.MULTIPLIERS`). ``None``: every cell.
+    cells_per_dsp : int
+        1, or 2 to put the hard cells two by two (in row-major order) on one DSP block's
+        two 8x8 multipliers (:class:`~rtl.systolic.pe.MultiplierPair`: an iCE40
+        ``SB_MAC16``, where synthesis maps one cell per block; plain multipliers with the
+        same latency elsewhere). 2 needs ``operand_width`` of at most 8; an odd last hard
+        cell has a block to itself.
 
     Members
     -------
@@ -208,6 +260,7 @@ class WeightStationaryArray(_SystolicArray):
 
     dataflow = "ws"
     pe_class = WeightStationaryPE
+    pairs_cells = True
     # Only the controller below has a reset (see WeightStationaryPE for why stale values in
     # the grid are harmless); the grid's registers would make its fan-out thousands.
     grid_reset_less = True
@@ -398,8 +451,11 @@ class OutputStationaryArray(_SystolicArray):
         return m
 
 
-def build_array(config, *, hard_multipliers=None):
-    """The array of ``config``'s dataflow and size (``hard_multipliers`` as for the arrays)."""
+def build_array(config, *, hard_multipliers=None, cells_per_dsp=1):
+    """The array of ``config``'s dataflow and size (``hard_multipliers`` as for the arrays;
+    ``cells_per_dsp`` as for :class:`WeightStationaryArray`, 1 for the output-stationary
+    one)."""
     cls = {"ws": WeightStationaryArray, "os": OutputStationaryArray}[config.dataflow]
     return cls(rows=config.rows, cols=config.cols, operand_width=config.operand_width,
-               acc_width=config.acc_width, hard_multipliers=hard_multipliers)
+               acc_width=config.acc_width, hard_multipliers=hard_multipliers,
+               cells_per_dsp=cells_per_dsp)

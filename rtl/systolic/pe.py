@@ -6,19 +6,23 @@ every wire in the array is one PE long. :attr:`east` and :attr:`south` list the 
 array wires any cell from them. Sums wrap in two's complement at ``acc_width``.
 """
 
+import operator
+
 from amaranth import Module, Signal, Mux, signed
-from amaranth.lib import wiring
+from amaranth.lib import wiring, data
 from amaranth.lib.wiring import In, Out
 
-from ..params import check_widths, validating
-from . import ecp5
+from ..params import check_int, check_widths, validating
+from . import ecp5, ice40
 
-__all__ = ["WeightStationaryPE", "OutputStationaryPE", "MULTIPLIERS", "soft_multiply"]
+__all__ = ["WeightStationaryPE", "OutputStationaryPE", "MultiplierPair", "MULTIPLIERS",
+           "soft_multiply"]
 
 #: How a cell's multiplier is built: ``"hard"`` leaves ``*`` to synthesis, which maps it to a
 #: DSP block when the part has one; ``"soft"`` spells it out as a sum of partial products,
 #: which synthesis builds from logic. A part with fewer DSP blocks than cells (the ECP5-85F
-#: has 156 for a 16x16 array) mixes the two.
+#: has 156 for a 16x16 array) mixes the two. A weight-stationary cell may also be
+#: ``"paired"``: it multiplies in a :class:`MultiplierPair` it shares with another cell.
 MULTIPLIERS = ("hard", "soft")
 
 
@@ -31,6 +35,19 @@ def partial_products(a, b):
     return terms
 
 
+def registered_product(m, a, w, product, *, multiply=operator.mul, prefix=""):
+    """``product <= multiply(a, w)`` two cycles late: a register on each operand in front of
+    the multiplier (``<prefix>operand_a``, ``<prefix>operand_w``), ``product`` behind it.
+    The registers have no reset."""
+    operand_a = Signal(a.shape(), name=f"{prefix}operand_a", reset_less=True)
+    operand_w = Signal(w.shape(), name=f"{prefix}operand_w", reset_less=True)
+    m.d.sync += [
+        operand_a.eq(a),
+        operand_w.eq(w),
+        product.eq(multiply(operand_a, operand_w)),
+    ]
+
+
 def soft_multiply(a, b):
     """``a * b`` for signed ``a`` and ``b`` as a sum of :func:`partial_products`, so that no
     multiplier cell reaches synthesis."""
@@ -41,12 +58,15 @@ class _ProcessingElement(wiring.Component):
     #: Cycles from an operand entering the cell to its product being part of the cell's
     #: result register.
     result_delay = 1
+    #: The multiplier kinds the cell takes.
+    multipliers = MULTIPLIERS
 
     def __init__(self, *, operand_width=8, acc_width=32, multiplier="hard"):
         with validating(self):
             check_widths(operand_width, acc_width)
-            if multiplier not in MULTIPLIERS:
-                raise ValueError(f"multiplier must be one of {MULTIPLIERS}, not {multiplier!r}")
+            if multiplier not in self.multipliers:
+                raise ValueError(f"multiplier must be one of {self.multipliers}, "
+                                 f"not {multiplier!r}")
         self.operand_width = operand_width
         self.acc_width = acc_width
         self.multiplier = multiplier
@@ -54,6 +74,11 @@ class _ProcessingElement(wiring.Component):
         for name, shape in {**self.east, **self.south}.items():
             members[f"{name}_in"] = In(shape)
             members[f"{name}_out"] = Out(shape)
+        if multiplier == "paired":
+            # The selected weight goes to the shared MultiplierPair (the activation is the
+            # array's own a_in), the product comes back.
+            members.update(pair_w=Out(signed(operand_width)),
+                           pair_product=In(signed(2 * operand_width)))
         super().__init__(members)
 
     @property
@@ -82,7 +107,8 @@ class WeightStationaryPE(_ProcessingElement):
     route into it nor the partial-sum adder after it shares its path: the partial sum from
     the north arrives two cycles after the activation from the west, which only delays the
     whole array's results by two cycles (:attr:`result_delay` is 3). On an ECP5 a hard cell's
-    registers are the DSP block's own (:func:`.ecp5.registered_multiplier`).
+    registers are the DSP block's own (:func:`.ecp5.registered_multiplier`), and a paired
+    cell's are those of its :class:`MultiplierPair`.
 
     No register of the cell has a reset, so that the array's reset reaches only its
     controller (a reset fanned out to every cell was the array's longest path). A value left
@@ -105,7 +131,9 @@ class WeightStationaryPE(_ProcessingElement):
     acc_width : int
         Width of the signed partial sum (``2 * operand_width`` to 128); sums wrap.
     multiplier : str
-        ``"hard"`` or ``"soft"`` (:data:`MULTIPLIERS`).
+        ``"hard"``, ``"soft"`` (:data:`MULTIPLIERS`) or ``"paired"``: the operand and
+        product registers are those of a :class:`MultiplierPair` shared with another cell,
+        which the array feeds with ``a_in`` and ``pair_w``.
 
     Members
     -------
@@ -116,9 +144,13 @@ class WeightStationaryPE(_ProcessingElement):
     w_in, w_out : signed weight from the north, registered to the south
     psum_in, psum_out : partial sum from the north (one cycle behind ``a_in``), updated
         and registered to the south
+    pair_w, pair_product : only with ``multiplier="paired"``: the weight ``a_in`` is to be
+        multiplied with (the bank ``sel_in`` selects), and the product of the two, two
+        cycles later
     """
 
     result_delay = 3
+    multipliers = MULTIPLIERS + ("paired",)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -203,14 +235,13 @@ class WeightStationaryPE(_ProcessingElement):
                     m.d.sync += pair.eq(sum(terms[index:index + 2]))
                     pairs.append(pair)
                 m.d.sync += product.eq(sum(pairs))
-        else:
-            operand_a = Signal(signed(self.operand_width), reset_less=True)
-            operand_w = Signal(signed(self.operand_width), reset_less=True)
-            m.d.sync += [
-                operand_a.eq(self.a_in),
-                operand_w.eq(weight),
-                product.eq(self._multiply(operand_a, operand_w)),
+        elif self.multiplier == "paired":
+            m.d.comb += [
+                self.pair_w.eq(weight),
+                product.eq(self.pair_product),
             ]
+        else:
+            registered_product(m, self.a_in, weight, product, multiply=self._multiply)
         m.d.sync += [
             self.a_out.eq(self.a_in),
             self.sel_out.eq(self.sel_in),
@@ -288,3 +319,54 @@ class OutputStationaryPE(_ProcessingElement):
                 self.drain_out.eq(drain_pipe),
             ]
         return m
+
+
+class MultiplierPair(wiring.Component):
+    """The multipliers of two weight-stationary cells in one block (cells with
+    ``multiplier="paired"``): ``product[i] <= a[i] * w[i]``, two cycles late, with the
+    operand and product registers of :func:`registered_product`, so that the cells keep
+    their :attr:`~WeightStationaryPE.result_delay`.
+
+    On an iCE40 part with DSP blocks the pair is one ``SB_MAC16`` in its dual 8x8 mode
+    (:func:`.ice40.dual_multiplier`): 16 cells on the UP5K's 8 blocks, where synthesis maps
+    one cell per block. Elsewhere it is two plain multipliers.
+
+    Parameters
+    ----------
+    operand_width : int
+        Width of the signed operands (2 to 8: a DSP block's 8x8 multipliers).
+
+    Members
+    -------
+    a, w : ``In(ArrayLayout(signed(operand_width), 2))``
+        The two cells' activations and weights.
+    product : ``Out(ArrayLayout(signed(2 * operand_width), 2))``
+        Their products.
+    """
+
+    def __init__(self, *, operand_width=8):
+        with validating(self):
+            check_int("operand_width", operand_width, 2, ice40.HALF_WIDTH)
+        self.operand_width = operand_width
+        operands = data.ArrayLayout(signed(operand_width), 2)
+        super().__init__({"a": In(operands), "w": In(operands),
+                          "product": Out(data.ArrayLayout(signed(2 * operand_width), 2))})
+
+    def elaborate(self, platform):
+        m = Module()
+        if ice40.has_mac16(platform):
+            products = [Signal(signed(2 * ice40.HALF_WIDTH), name=f"product{lane}")
+                        for lane in range(2)]
+            m.submodules.mac16 = ice40.dual_multiplier(
+                [self.a[0], self.a[1]], [self.w[0], self.w[1]], products)
+        else:
+            products = [Signal(signed(2 * self.operand_width), name=f"product{lane}",
+                               reset_less=True) for lane in range(2)]
+            for lane in range(2):
+                registered_product(m, self.a[lane], self.w[lane], products[lane],
+                                   prefix=f"cell{lane}_")
+        m.d.comb += [self.product[lane].eq(products[lane]) for lane in range(2)]
+        return m
+
+    def __repr__(self):
+        return f"MultiplierPair(operand_width={self.operand_width})"
