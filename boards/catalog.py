@@ -173,12 +173,13 @@ BOARDS = {
             synth_opts="-run begin:map_luts",
             script_after_synth="techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; "
                                "clean; synth_ecp5 -top {name} -run map_cells:",
-            # HeAP packs a region to 90 % by default; spread to 65 %. Neither router is sure
-            # to finish on the whole design: router2 routed one netlist in 507 s and diverged
-            # on a later one with three seeds; router1 took an hour on one netlist and
-            # stalled with 20 arcs left after 95 minutes on the next. On the SDRAM variant
-            # router2 routes in about 4 minutes where router1 stalls.
-            nextpnr_opts="--placer-heap-beta 0.65 --router router2",
+            # Neither router is sure to finish on the whole design: router2 routed one
+            # netlist in 507 s and diverged on a later one with three seeds; router1 took an
+            # hour on one netlist and stalled with 20 arcs left after 95 minutes on the next.
+            # On the SDRAM variant router2 routes in about 4 minutes where router1 stalls.
+            # (nextpnr 0.11.1's --placer-heap-beta changes nothing here: HeAP's iterations on
+            # the whole board are identical at 0.55, 0.65 and the default 0.9.)
+            nextpnr_opts="--router router2",
             bitstream_suffix="bit"),
         Board(
             name="icebreaker", family="ice40",
