@@ -2,7 +2,7 @@
 resets held until the PLL locks.
 """
 
-from amaranth import ClockDomain, ClockSignal, ResetSignal, Instance, Module, Signal, Elaboratable
+from amaranth import ClockSignal, ResetSignal, Instance, Module, Signal, Elaboratable
 
 __all__ = ["ecp5_pll_settings", "ECP5Clocking", "settle_reset"]
 
@@ -55,6 +55,10 @@ class ECP5Clocking(Elaboratable):
     domain at ``array_mhz`` from the same VCO, and synchronous resets held until the PLL
     locks.
 
+    It drives the domains' clocks and resets; the design that holds it defines them
+    (:attr:`domains`), since the whole design uses them (a domain defined in a submodule and
+    used outside it is deprecated in Amaranth 0.5 and an error in 0.6).
+
     Parameters
     ----------
     clock : Signal
@@ -75,6 +79,8 @@ class ECP5Clocking(Elaboratable):
         The ``sync`` frequency the dividers give.
     array_frequency_mhz : float or None
         The ``array`` frequency the dividers give.
+    domains : tuple of str
+        The domains it drives: ``("sync",)`` or ``("sync", "array")``.
     """
 
     def __init__(self, *, clock, input_mhz, output_mhz, shifted_degrees=None, array_mhz=None):
@@ -89,9 +95,12 @@ class ECP5Clocking(Elaboratable):
         self.shifted = Signal()
         self.locked = Signal()
 
+    @property
+    def domains(self):
+        return ("sync",) if self.array_frequency_mhz is None else ("sync", "array")
+
     def elaborate(self, platform):
         m = Module()
-        m.domains.sync = ClockDomain("sync")
         s = self.settings
         divider = s["CLKOP_DIV"]
         parameters = {
@@ -122,10 +131,7 @@ class ECP5Clocking(Elaboratable):
                 "o_CLKOS": self.shifted, "i_ENCLKOS": 0,
                 "a_FREQUENCY_PIN_CLKOS": str(self.frequency_mhz),
             })
-        domains = ["sync"]
         if self.array_frequency_mhz is not None:
-            m.domains.array = ClockDomain("array")
-            domains.append("array")
             parameters.update({
                 "p_CLKOS2_ENABLE": "ENABLED", "p_CLKOS2_DIV": s["CLKOS2_DIV"],
                 "p_CLKOS2_CPHASE": s["CLKOS2_DIV"] - 1, "p_CLKOS2_FPHASE": 0,
@@ -133,7 +139,7 @@ class ECP5Clocking(Elaboratable):
                 "a_FREQUENCY_PIN_CLKOS2": str(self.array_frequency_mhz),
             })
         m.submodules.pll = Instance("EHXPLLL", **parameters)
-        for domain in domains:
+        for domain in self.domains:
             settle_reset(m, domain, self.locked)
         return m
 

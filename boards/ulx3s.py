@@ -17,7 +17,7 @@ a multiply and an add per register, while the memory channel controller's schedu
 ``sync`` domain (see the README's board section).
 """
 
-from amaranth import DomainRenamer, Elaboratable, Module, Signal
+from amaranth import ClockDomain, DomainRenamer, Elaboratable, Module, Signal
 
 from .array_bench import PseudoRandomArrayDriver, bench_array
 from .clocking import ECP5Clocking
@@ -62,6 +62,8 @@ class ULX3STop(Elaboratable):
             clock=clk25.i, input_mhz=25, output_mhz=self.clock_mhz,
             shifted_degrees=180 if self.soc.memory == "sdram" else None,
             array_mhz=self.array_mhz)
+        for domain in clocking.domains:
+            m.domains += ClockDomain(domain)
 
         m.submodules.soc = soc = self.soc
         uart = platform.request("uart", 0)
@@ -122,8 +124,10 @@ class ULX3SArrayBench(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         clk25 = platform.request("clk25", 0)
-        m.submodules.clocking = ECP5Clocking(clock=clk25.i, input_mhz=25, output_mhz=25,
-                                             array_mhz=self.array_mhz)
+        m.submodules.clocking = clocking = ECP5Clocking(clock=clk25.i, input_mhz=25,
+                                                        output_mhz=25, array_mhz=self.array_mhz)
+        for domain in clocking.domains:
+            m.domains += ClockDomain(domain)
         m.submodules.driver = driver = DomainRenamer("array")(
             PseudoRandomArrayDriver(self.array))
         m.d.comb += platform.request("led", 0).o.eq(driver.out)

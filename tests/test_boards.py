@@ -129,6 +129,7 @@ def test_ulx3s_clocks_the_array_apart_from_the_rest():
                             array_mhz=ulx3s.array_mhz)
     assert clocking.frequency_mhz == ulx3s.clock_mhz
     assert clocking.array_frequency_mhz == ulx3s.array_mhz
+    assert clocking.domains == ("sync", "array")
     top = ulx3s.top(config=ulx3s.config, memory="hbm", clock_mhz=ulx3s.clock_mhz,
                     array_mhz=ulx3s.array_mhz, hard_multipliers=ulx3s.hard_multipliers)
     assert top.soc.accelerator.array_domain == "array"
