@@ -344,6 +344,8 @@ class CrossingFIFOHarness(wiring.Component):
         with m.If(inside == fifo.capacity):
             m.d.read += was_full.eq(1)
         m.d.comb += Cover(was_full & (inside == 0) & (written != 0))
+        # Both pointers wrap (one more entry read than the pointers count).
+        m.d.comb += Cover(read == 2 * self.depth + 1)
         return m
 
 
@@ -601,10 +603,12 @@ JOBS = (
                   "CrossingFIFO of 4 slots between two free clocks, free writer within "
                   "w_rdy, free reader: every entry is read unchanged and in order, none that "
                   "was not written, never more than 3 inside, at every time step "
-                  "(multiclock; within 40 steps)",
+                  "(multiclock; within 40 steps, in which both pointers wrap)",
                   slots=4),
     _crossing_job("crossing_fifo_4_cover", "cover", 40,
-                  "CrossingFIFO of 4 slots between two free clocks fills up, then empties",
+                  "CrossingFIFO of 4 slots between two free clocks fills up, then empties; "
+                  "and 9 entries pass, so both pointers wrap within the 40 steps of "
+                  "crossing_fifo_4",
                   slots=4),
     _crossing_job("crossing_fifo_mutant_no_spare_slot", "bmc", 40,
                   "mutation: a CrossingFIFO whose writer may fill all 4 slots overwrites its "
