@@ -221,8 +221,9 @@ def formal(*, only=(), jobs=2, list_only=False, root="build/formal",
     if list_only:
         width = max(len(job.name) for job in selected)
         for job in selected:
-            expect = ", must fail" if job.expect == "fail" else ""
-            out(f"{job.name.ljust(width)}  {job.mode} {job.depth} ({job.solver}{expect}): "
+            notes = [job.solver] + ["multiclock"] * job.multiclock \
+                + ["must fail"] * (job.expect == "fail")
+            out(f"{job.name.ljust(width)}  {job.mode} {job.depth} ({', '.join(notes)}): "
                 f"{job.description}")
         return 0
     if jobs < 1:

@@ -133,6 +133,8 @@ def test_list_prints_every_job(capsys):
     listed = capsys.readouterr().out
     for job in JOBS:
         assert job.name in listed
+    line = next(line for line in listed.splitlines() if line.startswith("crossing_fifo_mutant"))
+    assert "(yices, multiclock, must fail)" in line
 
 
 def test_only_that_matches_nothing_is_an_error(capsys):
