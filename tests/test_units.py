@@ -5,7 +5,7 @@ from collections import deque
 
 import numpy as np
 import pytest
-from amaranth import Signal, ResetInserter, signed
+from amaranth import Fragment, Signal, ResetInserter, signed
 from amaranth.sim import Simulator
 
 from openmxu import golden
@@ -529,6 +529,7 @@ def test_multiplier_pair_is_exact_on_every_int8_pair():
 def test_array_mixes_hard_and_soft_multipliers():
     array = WeightStationaryArray(rows=2, cols=4, hard_multipliers=3)
     assert array.hard_multipliers == 3
+    Fragment.get(array, None)
     with pytest.raises(ValueError, match="hard_multipliers must be between 0 and 8"):
         WeightStationaryArray(rows=2, cols=4, hard_multipliers=9)
     with pytest.raises(ValueError, match="multiplier must be one of"):
@@ -540,7 +541,10 @@ def test_cell_pairing_validates_eagerly():
     array = WeightStationaryArray(rows=3, cols=3, hard_multipliers=5, cells_per_dsp=2)
     assert array.paired_cells == 5
     assert repr(array).endswith("hard_multipliers=5, cells_per_dsp=2)")
-    assert WeightStationaryArray(rows=2, cols=2).paired_cells == 0
+    Fragment.get(array, None)  # it elaborates (and is not reported unused when collected)
+    unpaired = WeightStationaryArray(rows=2, cols=2)
+    assert unpaired.paired_cells == 0
+    Fragment.get(unpaired, None)
     with pytest.raises(ValueError, match="cells_per_dsp must be between 1 and 2, not 3"):
         WeightStationaryArray(rows=2, cols=2, cells_per_dsp=3)
     with pytest.raises(ValueError, match="cells_per_dsp must be an integer, not 2.0"):
