@@ -10,12 +10,11 @@ every reachable state, at any cycle, are compared. (Comparing every cycle instea
 multiplier equivalence per cycle, minutes of SAT for int8.)
 """
 
-import re
-
 import pytest
 from amaranth.back import rtlil
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
+from boards.fit import synthesized_cells
 from rtl.systolic import ecp5
 from rtl.systolic.pe import WeightStationaryPE
 
@@ -66,9 +65,7 @@ def _synthesized_cells(component, yosys):
         "stat",
     ]))
     assert returncode == 0, log[-3000:]
-    report = log[log.rindex("=== cell ==="):]
-    return {name: int(count) for count, name in re.findall(r"(\d+)\s+(\w+)\n", report)
-            if name.isupper() or name.startswith("TRELLIS")}
+    return synthesized_cells(log)
 
 
 def test_soft_cell_costs_under_120_lut4(yosys):
