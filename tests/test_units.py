@@ -276,13 +276,17 @@ async def _send_activation_tiles(ctx, dut, tiles):
 
 
 def _run_ws(rows, cols, tiles, seed, hard_multipliers=None, array_period=None,
-            ready_probability=1.0, cells_per_dsp=1):
+            ready_probability=1.0, cells_per_dsp=1, work=None):
+    """Run ``tiles`` (activation rows per tile) of random operands, or ``work`` (a list of
+    ``(a, b)`` tiles), through a weight-stationary array; compare with numpy."""
     rng = np.random.default_rng(seed)
     dut = WeightStationaryArray(rows=rows, cols=cols, hard_multipliers=hard_multipliers,
                                 cells_per_dsp=cells_per_dsp)
     if array_period is not None:
         dut = ArrayClockCrossing(dut, domain="array")
-    work = [golden.random_operands(rng, m, rows, cols) for m in tiles]
+    if work is None:
+        work = [golden.random_operands(rng, m, rows, cols) for m in tiles]
+    tiles = [len(a) for a, _ in work]
     results = []
 
     async def weights(ctx):
@@ -332,6 +336,27 @@ def _run_os(rows, cols, tiles, seed, hard_multipliers=None, array_period=None):
 @pytest.mark.parametrize("rows,cols", [(1, 1), (2, 3), (3, 2)])
 def test_tiny_ws_array(rows, cols):
     _run_ws(rows, cols, tiles=[5, 1, 2, 4], seed=rows * 10 + cols)
+
+
+def test_ws_partial_sums_narrow_to_the_largest_sum_of_their_row():
+    array = WeightStationaryArray(rows=32, cols=2)
+    assert [array.psum_width(r) for r in (0, 1, 2, 3, 7, 15, 31)] == [16, 17, 17, 18, 19, 20, 21]
+    narrow = WeightStationaryArray(rows=4, cols=2, acc_width=16)
+    assert [narrow.psum_width(r) for r in range(4)] == [16] * 4
+    Fragment.get(array, None)
+    Fragment.get(narrow, None)
+
+
+@pytest.mark.parametrize("rows", [2, 4, 32])
+def test_ws_extreme_sums_fit_their_partial_sum_widths(rows):
+    """The largest sum of a column, ``rows`` times (-128) x (-128) = ``rows * 2**14``, and the
+    smallest, ``rows`` times (-128) x 127, come out exact: one bit fewer in any row's partial
+    sum would wrap them."""
+    most_negative = np.full((3, rows), -128, dtype=np.int64)
+    weights = np.array([[-128, 127]] * rows, dtype=np.int64)
+    most_positive = np.full((2, rows), 127, dtype=np.int64)
+    _run_ws(rows, 2, tiles=None, seed=0, work=[(most_negative, weights),
+                                               (most_positive, weights)])
 
 
 @pytest.mark.parametrize("rows,cols", [(1, 1), (2, 3), (3, 2)])
