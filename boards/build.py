@@ -206,7 +206,7 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     nextpnr_report = "nextpnr_report.json"
     plan = platform.build(
         top, name=name, build_dir=str(build_dir), do_build=False,
-        synth_opts=board.synth_opts_for(cells_per_dsp),
+        synth_opts=board.synth_opts,
         script_after_synth=board.script_after_synth.format(name=name),
         nextpnr_opts=f"--report {nextpnr_report} --timing-allow-fail --seed {seed} "
                      + board.nextpnr_opts)

@@ -116,17 +116,6 @@ class Board:
             return None
         return min(config.macs, self.hard_multipliers)
 
-    def synth_opts_for(self, cells_per_dsp):
-        """:attr:`synth_opts` for an array with ``cells_per_dsp`` cells per DSP block.
-        Paired cells leave out ``-dsp``: Yosys' ``ice40_dsp`` (``synth_ice40 -dsp``) takes
-        every ``SB_MAC16`` for one it mapped from a multiply and rewrites it as a 16x16
-        multiplier, the hand-instantiated dual 8x8 blocks of
-        :class:`~rtl.systolic.pe.MultiplierPair` included (their offset corrections become
-        zero). A paired array has no multiply left for ``-dsp`` to map."""
-        if cells_per_dsp == 1:
-            return self.synth_opts
-        return " ".join(option for option in self.synth_opts.split() if option != "-dsp")
-
     def top(self, **kwargs):
         if self.top_class is None:
             raise ValueError(f"{self.name} has no board top: " + " ".join(self.notes))
@@ -194,7 +183,12 @@ BOARDS = {
                           memory_preset="ideal", queue_depth=4, clock_mhz=12.0),
             hard_multipliers=None, memory="spram", memories=("spram",),
             clock_mhz=12.0, baud=115_200,
-            synth_opts="-dsp", bitstream_suffix="bin",
+            # No -dsp: Yosys' SB_MAC16 inference (ice40_dsp) gets the sign extension of a
+            # product added into a wider partial sum wrong (YosysHQ/yosys#2648; a column of
+            # two cells synthesizes to one block and no adder), and rewrites hand-instantiated
+            # blocks. The array's hard cells instantiate their blocks (rtl/systolic/ice40.py),
+            # proved equal to plain multipliers in tests/test_ice40_cells.py.
+            synth_opts="", bitstream_suffix="bin",
             notes=("The board design (a 2x4 accelerator with 32-byte beats, the SPRAM "
                    "back-end and the host link) synthesizes to 15,623 SB_LUT4, 14,028 "
                    "flip-flops, 20 SB_MAC16 and 98 SB_RAM40_4K (Yosys 0.70, synth_ice40 "

@@ -11,6 +11,7 @@ array, on the part's 8 blocks.
 """
 
 from amaranth import Elaboratable, Module
+from amaranth.lib import io
 
 from .array_bench import PseudoRandomArrayDriver, bench_array
 
@@ -47,5 +48,6 @@ class ICEBreakerArrayBench(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.driver = driver = PseudoRandomArrayDriver(self.array)
-        m.d.comb += platform.request("led_r", 0).o.eq(driver.out)
+        m.submodules.led_r = led = io.Buffer("o", platform.request("led_r", 0, dir="-"))
+        m.d.comb += led.o.eq(driver.out)
         return m

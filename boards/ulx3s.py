@@ -18,6 +18,7 @@ a multiply and an add per register, while the memory channel controller's schedu
 """
 
 from amaranth import ClockDomain, DomainRenamer, Elaboratable, Module, Signal
+from amaranth.lib import io
 
 from .array_bench import PseudoRandomArrayDriver, bench_array
 from .clocking import ECP5Clocking
@@ -57,7 +58,7 @@ class ULX3STop(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        clk25 = platform.request("clk25", 0)
+        m.submodules.clk25 = clk25 = io.Buffer("i", platform.request("clk25", 0, dir="-"))
         m.submodules.clocking = clocking = ECP5Clocking(
             clock=clk25.i, input_mhz=25, output_mhz=self.clock_mhz,
             shifted_degrees=180 if self.soc.memory == "sdram" else None,
@@ -66,10 +67,16 @@ class ULX3STop(Elaboratable):
             m.domains += ClockDomain(domain)
 
         m.submodules.soc = soc = self.soc
-        uart = platform.request("uart", 0)
-        m.d.comb += [soc.uart_rx.eq(uart.rx.i), uart.tx.o.eq(soc.uart_tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = uart_rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = uart_tx = io.Buffer("o", uart.tx)
+        m.d.comb += [soc.uart_rx.eq(uart_rx.i), uart_tx.o.eq(soc.uart_tx)]
 
-        leds = [platform.request("led", index) for index in range(8)]
+        leds = []
+        for index in range(8):
+            m.submodules[f"led{index}"] = led = io.Buffer("o", platform.request("led", index,
+                                                                                 dir="-"))
+            leds.append(led)
         heartbeat = Signal(27)
         m.d.sync += heartbeat.eq(heartbeat + 1)
         m.d.comb += [
@@ -82,21 +89,27 @@ class ULX3STop(Elaboratable):
 
         if self.soc.memory == "sdram":
             # amaranth-boards names the active-low pins by their function (PinsN inverts).
-            pins = platform.request("sdram", 0)
+            pins = platform.request("sdram", 0, dir="-")
             chip = soc.sdram
+            outputs = {
+                "clk": clocking.shifted,
+                "clk_en": chip.cke,
+                "cs": ~chip.cs_n,
+                "we": ~chip.we_n,
+                "ras": ~chip.ras_n,
+                "cas": ~chip.cas_n,
+                "ba": chip.ba,
+                "a": chip.a,
+                "dqm": chip.dqm,
+            }
+            for name, value in outputs.items():
+                m.submodules[f"sdram_{name}"] = pin = io.Buffer("o", getattr(pins, name))
+                m.d.comb += pin.o.eq(value)
+            m.submodules.sdram_dq = dq = io.Buffer("io", pins.dq)
             m.d.comb += [
-                pins.clk.o.eq(clocking.shifted),
-                pins.clk_en.o.eq(chip.cke),
-                pins.cs.o.eq(~chip.cs_n),
-                pins.we.o.eq(~chip.we_n),
-                pins.ras.o.eq(~chip.ras_n),
-                pins.cas.o.eq(~chip.cas_n),
-                pins.ba.o.eq(chip.ba),
-                pins.a.o.eq(chip.a),
-                pins.dqm.o.eq(chip.dqm),
-                pins.dq.o.eq(chip.dq_o),
-                pins.dq.oe.eq(chip.dq_oe),
-                chip.dq_i.eq(pins.dq.i),
+                dq.o.eq(chip.dq_o),
+                dq.oe.eq(chip.dq_oe),
+                chip.dq_i.eq(dq.i),
             ]
         return m
 
@@ -123,12 +136,13 @@ class ULX3SArrayBench(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        clk25 = platform.request("clk25", 0)
+        m.submodules.clk25 = clk25 = io.Buffer("i", platform.request("clk25", 0, dir="-"))
         m.submodules.clocking = clocking = ECP5Clocking(clock=clk25.i, input_mhz=25,
                                                         output_mhz=25, array_mhz=self.array_mhz)
         for domain in clocking.domains:
             m.domains += ClockDomain(domain)
         m.submodules.driver = driver = DomainRenamer("array")(
             PseudoRandomArrayDriver(self.array))
-        m.d.comb += platform.request("led", 0).o.eq(driver.out)
+        m.submodules.led = led = io.Buffer("o", platform.request("led", 0, dir="-"))
+        m.d.comb += led.o.eq(driver.out)
         return m

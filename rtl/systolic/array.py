@@ -151,8 +151,7 @@ class _SystolicArray(wiring.Component):
 
         # An odd last paired cell has a pair of its own, its second lane left at zero: on
         # an iCE40 every hard cell is then on a hand-instantiated SB_MAC16 (see
-        # boards.catalog.Board.synth_opts_for). The pair takes a cell's activation where
-        # the cell does.
+        # rtl/systolic/ice40.py). The pair takes a cell's activation where the cell does.
         for first in range(0, self.paired_cells, 2):
             pair = MultiplierPair(operand_width=self.operand_width)
             m.submodules[f"multiplier_pair{first // 2}"] = pair

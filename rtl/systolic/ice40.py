@@ -3,7 +3,8 @@
 An ``SB_MAC16`` holds two 8x8 multipliers, but Yosys maps multiplies to it only in its 16x16
 mode: one int8 cell per block, 8 cells on the UP5K. :func:`dual_multiplier` puts two cells'
 multiplies on one block in its dual 8x8 mode, with the block's own registers, so that the UP5K
-carries 16 cells (:class:`~rtl.systolic.pe.MultiplierPair` chooses it).
+carries 16 cells (:class:`~rtl.systolic.pe.MultiplierPair` chooses it); a cell with a block to
+itself uses one of its halves.
 
 The block multiplies unsigned here. With ``A_SIGNED``/``B_SIGNED`` set, Yosys' model of the
 block (``ice40/cells_sim.v``) sign-extends the lower 8x8 product's operands in the 8x8 mode,
@@ -13,9 +14,12 @@ every mode, and Yosys' comparison with the vendor's model covers the signed mode
 multiplies operands offset to unsigned and its own post-adders take the offset back out
 (:func:`offset_correction`).
 
+Every cell's block is instantiated here, and designs are synthesized without ``-dsp``:
 Yosys' ``ice40_dsp`` (``synth_ice40 -dsp``) rewrites every ``SB_MAC16`` it finds as a 16x16
-multiplier, these included, so a design with them is synthesized without ``-dsp``
-(:meth:`boards.catalog.Board.synth_opts_for`).
+multiplier, these included, and its own mapping of a weight-stationary column (a product
+registered, then added into a wider partial sum) is wrong: the sign extension is lost
+(YosysHQ/yosys#2648), and with the narrow partial sums of the array's top rows one of the
+column's two multiplies disappears. ``tests/test_ice40_cells.py`` shows both.
 
 Everywhere else (simulation, Verilog export, other parts) the pair is plain Amaranth with the
 same registers and latency; ``tests/test_ice40_cells.py`` synthesizes the iCE40 pair and

@@ -107,8 +107,9 @@ class WeightStationaryPE(_ProcessingElement):
     route into it nor the partial-sum adder after it shares its path: the partial sum from
     the north arrives two cycles after the activation from the west, which only delays the
     whole array's results by two cycles (:attr:`result_delay` is 3). On an ECP5 a hard cell's
-    registers are the DSP block's own (:func:`.ecp5.registered_multiplier`), and a paired
-    cell's are those of its :class:`MultiplierPair`.
+    registers are the DSP block's own (:func:`.ecp5.registered_multiplier`); on an iCE40
+    with DSP blocks a hard cell has a :class:`MultiplierPair` to itself (one lane of an
+    ``SB_MAC16``), and a paired cell shares one.
 
     No register of the cell has a reset, so that the array's reset reaches only its
     controller (a reset fanned out to every cell was the array's longest path). A value left
@@ -220,6 +221,17 @@ class WeightStationaryPE(_ProcessingElement):
         on_ecp5 = getattr(platform, "family", None) == "ecp5"
         if self.multiplier == "hard" and self.operand_width <= 18 and on_ecp5:
             m.submodules.multiplier = ecp5.registered_multiplier(self.a_in, weight, product)
+        elif (self.multiplier == "hard" and self.operand_width <= ice40.HALF_WIDTH
+                and ice40.has_mac16(platform)):
+            # A block of its own, hand-instantiated: Yosys' SB_MAC16 inference
+            # (synth_ice40 -dsp) drops or misplaces the sign extension of a product added
+            # into a wider partial sum (see rtl/systolic/ice40.py).
+            m.submodules.multiplier = block = MultiplierPair(operand_width=self.operand_width)
+            m.d.comb += [
+                block.a[0].eq(self.a_in),
+                block.w[0].eq(weight),
+                product.eq(block.product[0]),
+            ]
         elif self.multiplier == "soft":
             # The first adder level of a logic multiplier takes the operand registers'
             # place: pairs of partial products are summed straight from the inputs, and the
