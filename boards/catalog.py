@@ -155,20 +155,20 @@ BOARDS = {
                 # The SDR preset's 16-byte beat holds 16 operands: a 16x8 array (128 MACs,
                 # every cell on a DSP block) on the board's 32 MB SDRAM.
                 config=Config(rows=16, cols=8, channels=1, block_m=64, block_k=256,
-                              queue_depth=4, clock_mhz=25.0, memory_preset="sdr"))},
+                              queue_depth=4, clock_mhz=25.0, memory_preset="sdr"),
+                nextpnr_opts="--router router2")},
             clock_mhz=25.0, array_mhz=100.0, baud=1_000_000,
             # Yosys 0.70 maps ECP5 LUTs with abc9 only, which takes tens of minutes on some of
             # the wide FIFOs here; classic abc maps the same netlist in about a minute.
             synth_opts="-run begin:map_luts",
             script_after_synth="techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; "
                                "clean; synth_ecp5 -top {name} -run map_cells:",
-            # Neither router is sure to finish on the whole design: router2 routed one
-            # netlist in 507 s and diverged on a later one with three seeds; router1 took an
-            # hour on one netlist and stalled with 20 arcs left after 95 minutes on the next.
-            # On the SDRAM variant router2 routes in about 4 minutes where router1 stalls.
-            # (nextpnr 0.11.1's --placer-heap-beta changes nothing here: HeAP's iterations on
-            # the whole board are identical at 0.55, 0.65 and the default 0.9.)
-            nextpnr_opts="--router router2",
+            # router1 routes the whole design (2,480 s on the netlist of fd40111, array at
+            # 102.1 MHz), where router2 diverged on it with two seeds and on the netlist
+            # before with three; on the SDRAM variant router2 routes in about 4 minutes where
+            # router1 stalls. (nextpnr 0.11.1's --placer-heap-beta changes nothing here:
+            # HeAP's iterations on the whole board are identical at 0.55, 0.65 and 0.9.)
+            nextpnr_opts="--router router1",
             bitstream_suffix="bit"),
         Board(
             name="icebreaker", family="ice40",
