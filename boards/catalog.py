@@ -184,9 +184,9 @@ BOARDS = {
             hard_multipliers=None, memory="spram", memories=("spram",),
             clock_mhz=12.0, baud=115_200,
             # No -dsp: Yosys' SB_MAC16 inference (ice40_dsp) gets the sign extension of a
-            # product added into a wider partial sum wrong (YosysHQ/yosys#2648; a column of
-            # two cells synthesizes to one block and no adder), and rewrites hand-instantiated
-            # blocks. The array's hard cells instantiate their blocks (rtl/systolic/ice40.py),
+            # product added into a wider partial sum wrong (YosysHQ/yosys#2648; the 2x4 bench
+            # came out as 4 blocks and no partial-sum adders for 8 cells), and rewrites
+            # hand-instantiated blocks. The array's hard cells instantiate their blocks (rtl/systolic/ice40.py),
             # proved equal to plain multipliers in tests/test_ice40_cells.py.
             synth_opts="", bitstream_suffix="bin",
             notes=("The board design (a 2x4 accelerator with 32-byte beats, the SPRAM "
