@@ -187,8 +187,11 @@ class _SystolicArray(wiring.Component):
             ]
         return results
 
-    def _result_fifo(self, m, *, depth, write, data_in, last, pop):
-        """The result FIFO behind the deskew buffer, driving :attr:`results`."""
+    def _result_fifo(self, m, *, depth, write, data_in, last, credit):
+        """The result FIFO behind the deskew buffer, driving :attr:`results`. ``credit`` is
+        set the cycle after a result leaves: the in-flight count is the array's entry-side
+        logic, which on a large part lies far from the FIFO's read side, so a register
+        carries the pop across (the count stays one high for that cycle, never low)."""
         layout = result_beat(cols=self.cols, acc_width=self.acc_width)
         # The credits guarantee room, so the FIFO has no full flag: a comparison in front of
         # the write enable of its storage would be the array domain's longest path.
@@ -203,8 +206,8 @@ class _SystolicArray(wiring.Component):
             self.results.valid.eq(fifo.r_rdy),
             self.results.payload.eq(fifo.r_data),
             fifo.r_en.eq(self.results.ready),
-            pop.eq(fifo.r_rdy & self.results.ready),
         ]
+        m.d.sync += credit.eq(fifo.r_rdy & self.results.ready)
 
     def __repr__(self):
         return (f"{type(self).__name__}(rows={self.rows}, cols={self.cols}, "
@@ -306,7 +309,7 @@ class WeightStationaryArray(_SystolicArray):
         results_in_flight = Signal(range(depth + 1))
         # results_in_flight < depth, a register computed a cycle ahead (see below)
         result_room = Signal(init=1)
-        result_pop = Signal()
+        result_credit = Signal()
 
         weight_accept = Signal()
         activation_accept = Signal()
@@ -332,13 +335,13 @@ class WeightStationaryArray(_SystolicArray):
             load_bank.eq(load_bank ^ weight_tile_done),
             stream_bank.eq(stream_bank ^ activation_tile_done),
         ]
-        m.d.sync += results_in_flight.eq(results_in_flight + activation_accept - result_pop)
+        m.d.sync += results_in_flight.eq(results_in_flight + activation_accept - result_credit)
         # The count moves by at most one a cycle, so the next cycle's room is one of two
-        # comparisons of the count register, chosen by acceptance and pop: neither carry
+        # comparisons of the count register, chosen by acceptance and credit: neither carry
         # chain is on the acceptance path.
-        with m.If(activation_accept & ~result_pop):
+        with m.If(activation_accept & ~result_credit):
             m.d.sync += result_room.eq(results_in_flight < depth - 1)
-        with m.Elif(result_pop & ~activation_accept):
+        with m.Elif(result_credit & ~activation_accept):
             m.d.sync += result_room.eq(1)
         with m.Else():
             m.d.sync += result_room.eq(results_in_flight < depth)
@@ -362,7 +365,7 @@ class WeightStationaryArray(_SystolicArray):
         results = self._grid(m, entry_rows, entry_cols)
 
         self._result_fifo(
-            m, depth=depth, data_in=results, pop=result_pop,
+            m, depth=depth, data_in=results, credit=result_credit,
             write=_shift_line(m, "result_valid_line", activation_accept, self.latency),
             last=_shift_line(m, "result_last_line", activation_tile_done, self.latency))
         return m
@@ -428,7 +431,7 @@ class OutputStationaryArray(_SystolicArray):
         # Cycles until another tile may finish (the drain chain needs `rows` cycles).
         cooldown = Signal(range(max(rows, 2)))
         results_in_flight = Signal(range(depth + 1))
-        result_pop = Signal()
+        result_credit = Signal()
         may_finish = Signal()
         accept = Signal()
         tile_done = Signal()
@@ -443,7 +446,7 @@ class OutputStationaryArray(_SystolicArray):
         with m.Elif(cooldown != 0):
             m.d.sync += cooldown.eq(cooldown - 1)
         m.d.sync += results_in_flight.eq(
-            results_in_flight + Mux(tile_done, rows, 0) - result_pop)
+            results_in_flight + Mux(tile_done, rows, 0) - result_credit)
 
         # Array row i holds output row rows - 1 - i: the drain chain emits the bottom row
         # first, so this mapping makes the result rows leave in natural order.
@@ -466,7 +469,7 @@ class OutputStationaryArray(_SystolicArray):
             m.d.sync += rows_left.eq(rows - 1)
         with m.Elif(rows_left != 0):
             m.d.sync += rows_left.eq(rows_left - 1)
-        self._result_fifo(m, depth=depth, data_in=results, pop=result_pop,
+        self._result_fifo(m, depth=depth, data_in=results, credit=result_credit,
                           write=first_row | (rows_left != 0),
                           last=(first_row & (rows == 1)) | (rows_left == 1))
         return m

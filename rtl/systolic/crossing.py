@@ -10,9 +10,9 @@ pointers, two-flop synchronizers; :class:`rtl.fifo.CrossingFIFO`)::
     sync domain                    │ array domain
     weights     ──> CrossingFIFO ──┼──> skid buffer ──> array.weights
     activations ──> CrossingFIFO ──┼──> skid buffer ──> array.activations
-    results     <── CrossingFIFO <─┼─── register stage <── array.results
+    results     <── CrossingFIFO <─┼─── register stages <── array.results
 
-The skid buffers (:func:`rtl.skid.skid_buffer`) and the register stage keep the array's
+The skid buffers (:func:`rtl.skid.skid_buffer`) and the register stages keep the array's
 handshakes apart from the FIFOs' pointer logic. On the input side, without them the array's
 READY would drive the FIFO's read pointer and, through it, the read address of every storage
 cell, and the FIFO's empty flag would drive the array's acceptance of a vector, which fans out
@@ -45,7 +45,7 @@ __all__ = ["ArrayClockCrossing"]
 
 def _registered_write(m, name, *, domain, fifo, source):
     """Write ``source`` into ``fifo`` (a :class:`~rtl.fifo.CrossingFIFO` written in
-    ``domain``) through a register stage whose READY, VALID and payload are all registers.
+    ``domain``) through two register stages whose READY, VALID and payload are all registers.
 
     A skid buffer would not do here: its payload registers are enabled by its sink's READY,
     and the FIFO's ``w_rdy`` is a compare of Gray-coded pointers, so the compare would drive
@@ -53,11 +53,18 @@ def _registered_write(m, name, *, domain, fifo, source):
     only when the FIFO is sure to have room for it two cycles later, from the FIFO's
     registered ``w_level`` (which lags the writes by two cycles and the reads by more) and
     the writes it has issued since. The FIFO's ``w_rdy`` is then high on every write, and the
-    payload register loads every cycle."""
+    payload registers load every cycle.
+
+    The payload passes two registers: the source's data may come straight out of a block RAM
+    (the array's result FIFO), and the FIFO's storage may be placed far from it, so the first
+    register sits by the source and the second by the storage, and neither hop carries both
+    the block's output delay and the route between them."""
     capacity = fifo.capacity
     room = Signal(init=1, name=f"{name}_room")
+    taken = Signal(name=f"{name}_taken")
     valid = Signal(name=f"{name}_valid")
     valid_before = Signal(name=f"{name}_valid_before")
+    taken_payload = Signal(len(fifo.w_data), name=f"{name}_taken_payload", reset_less=True)
     payload = Signal(len(fifo.w_data), name=f"{name}_payload", reset_less=True)
     accept = Signal(name=f"{name}_accept")
     m.d.comb += [
@@ -67,13 +74,15 @@ def _registered_write(m, name, *, domain, fifo, source):
         fifo.w_data.eq(payload),
     ]
     # In cycle t, w_level counts the writes before t - 1; the writes of t - 1 and t
-    # (valid_before, valid) and the one accepted now (written in t + 1) come on top. Room in
-    # t + 1 means a write in t + 2 still fits.
+    # (valid_before, valid), the one taken last cycle (written in t + 1) and the one accepted
+    # now (written in t + 2) come on top. Room in t + 1 means a write in t + 3 still fits.
     m.d[domain] += [
-        payload.eq(Value.cast(source.payload)),
-        valid.eq(accept),
+        taken_payload.eq(Value.cast(source.payload)),
+        taken.eq(accept),
+        payload.eq(taken_payload),
+        valid.eq(taken),
         valid_before.eq(valid),
-        room.eq(fifo.w_level + valid_before + valid + accept <= capacity - 1),
+        room.eq(fifo.w_level + valid_before + valid + taken + accept <= capacity - 1),
     ]
 
 
