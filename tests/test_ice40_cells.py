@@ -39,29 +39,42 @@ def _cell_models(*names):
     return "\n".join(models)
 
 
-def _prove_lane_equal(lane, operand_width, yosys, synth_opts=SYNTH_OPTS):
-    gold = rtlil.convert(MultiplierPair(operand_width=operand_width), name="generic")
-    gate = rtlil.convert(MultiplierPair(operand_width=operand_width), name="ice40",
-                         platform=ICEBreakerPlatform())
-    low, high = 2 * operand_width * lane, 2 * operand_width * (lane + 1) - 1
+def _prove_equal(yosys, *, gate, gold, synth_opts, models, seq, prove):
+    """Yosys' SAT proof that ``gate`` (RTLIL of a module named ``ice40``), synthesized with
+    ``synth_ice40 synth_opts`` and flattened with Yosys' models of its cells (``models``:
+    Verilog, see :func:`_cell_models`), equals ``gold`` (RTLIL of a module named
+    ``generic``) on ``prove`` (``sat -prove`` arguments) at cycle ``seq``, from the all-zero
+    state with free inputs every cycle. ``(returncode, log)``."""
     return yosys("\n".join([
         f"read_rtlil <<rtlil\n{gate}\nrtlil",
         f"synth_ice40 {synth_opts} -top ice40",
+        "stat",
         # The cells' models in place of the synthesis library's black boxes.
         "delete =A:blackbox",
-        f"read_verilog <<verilog\n{_cell_models('SB_LUT4', 'SB_CARRY', 'SB_MAC16')}\nverilog",
+        f"read_verilog <<verilog\n{models}\nverilog",
         "hierarchy -top ice40", "proc", "flatten",
-        # The model's registers have asynchronous resets (tied off by the pair).
+        # The models' registers have asynchronous resets (tied off here).
         "async2sync",
-        # Removes the model's unused 16x16 paths and narrows its multipliers to 8x8.
+        # Removes the SB_MAC16 model's unused 16x16 paths and narrows its multipliers.
         "opt", "wreduce", "opt_clean",
         f"read_rtlil <<rtlil\n{gold}\nrtlil",
         "proc",
         "miter -equiv -flatten -make_outputs generic ice40 miter",
         "hierarchy -top miter",
-        f"sat -verify -set-init-zero -seq 3 -prove-skip 2 -show-ports "
-        f"-prove gold_product[{high}:{low}] gate_product[{high}:{low}] miter",
+        f"sat -verify -set-init-zero -seq {seq} -prove-skip {seq - 1} -show-ports "
+        f"-prove {prove} miter",
     ]))
+
+
+def _prove_lane_equal(lane, operand_width, yosys, synth_opts=SYNTH_OPTS):
+    low, high = 2 * operand_width * lane, 2 * operand_width * (lane + 1) - 1
+    return _prove_equal(
+        yosys, synth_opts=synth_opts, seq=3,
+        gate=rtlil.convert(MultiplierPair(operand_width=operand_width), name="ice40",
+                           platform=ICEBreakerPlatform()),
+        gold=rtlil.convert(MultiplierPair(operand_width=operand_width), name="generic"),
+        models=_cell_models("SB_LUT4", "SB_CARRY", "SB_MAC16"),
+        prove=f"gold_product[{high}:{low}] gate_product[{high}:{low}]")
 
 
 @pytest.mark.parametrize("lane,operand_width", [(0, 8), (1, 8), (0, 3), (1, 5)])
@@ -154,23 +167,12 @@ def _prove_column_equal(yosys, synth_opts, operand_width):
     in the column came from the free inputs: so for every reachable state. (In the first
     cycles the sums hold what the blocks' all-zero registers give, a product of two offset
     zeros; the array never uses a sum from before its first weight load.)"""
-    gold = rtlil.convert(_Column(operand_width), name="generic")
-    gate = rtlil.convert(_Column(operand_width), name="ice40", platform=ICEBreakerPlatform())
-    models = _cell_models("SB_LUT4", "SB_CARRY", "SB_MAC16", "SB_DFF", "SB_DFFE")
-    return yosys("\n".join([
-        f"read_rtlil <<rtlil\n{gate}\nrtlil",
-        f"synth_ice40 {synth_opts} -top ice40",
-        "stat",
-        "delete =A:blackbox",
-        "read_verilog <<verilog\n`define ICE40_DEFAULT_ASSIGNMENT_1\n`define SB_DFF_INIT\n"
-        f"{models}\nverilog",
-        "hierarchy -top ice40", "proc", "flatten", "async2sync", "opt", "wreduce", "opt_clean",
-        f"read_rtlil <<rtlil\n{gold}\nrtlil",
-        "proc",
-        "miter -equiv -flatten -make_outputs generic ice40 miter",
-        "hierarchy -top miter",
-        "sat -verify -set-init-zero -seq 8 -prove-skip 7 -show-ports -prove trigger 0 miter",
-    ]))
+    return _prove_equal(
+        yosys, synth_opts=synth_opts, seq=8, prove="trigger 0",
+        gate=rtlil.convert(_Column(operand_width), name="ice40", platform=ICEBreakerPlatform()),
+        gold=rtlil.convert(_Column(operand_width), name="generic"),
+        models="`define ICE40_DEFAULT_ASSIGNMENT_1\n`define SB_DFF_INIT\n"
+               + _cell_models("SB_LUT4", "SB_CARRY", "SB_MAC16", "SB_DFF", "SB_DFFE"))
 
 
 def test_dsp_inference_miscompiles_a_column_of_cells(yosys):
