@@ -139,13 +139,14 @@ BOARDS = {
             resources={"LUT4": 83_640, "FF": 83_640, "DSP": 156, "BRAM": 208},
             # 32 x 8 cells (256 MACs) and one HBM2 pseudo-channel emulated in block RAM
             # (64 KB stored). The array runs in its own 100 MHz domain; the sequencer, DMA
-            # engines and memory system run at 25 MHz (the memory channel controller's
-            # one-cycle scheduler routes at about 41 MHz on this part). Four request slots
+            # engines and memory system at a third of it, 33.3 MHz, which hands the array a
+            # third of the vectors it could take (the memory channel controller's one-cycle
+            # scheduler routes at about 40 MHz on this part). Four request slots
             # per controller, not eight: each slot's bank and row fields fan out to every
             # bank's timers and to the other slots' comparators, and with eight they were
             # the design's most congested nets, which kept the route from converging.
             config=Config(rows=32, cols=8, channels=1, block_m=64, block_k=256,
-                          queue_depth=4, clock_mhz=25.0),
+                          queue_depth=4, clock_mhz=100 / 3),
             # 135 cells on DSP blocks, and 21 blocks outside the array (two per column in
             # the output stage, 5 in address arithmetic): all 156 of the part's. The other
             # 121 cells build their multipliers from carry chains (rtl/systolic/ecp5.py).
@@ -156,8 +157,11 @@ BOARDS = {
                 # every cell on a DSP block) on the board's 32 MB SDRAM.
                 config=Config(rows=16, cols=8, channels=1, block_m=64, block_k=256,
                               queue_depth=4, clock_mhz=25.0, memory_preset="sdr"),
+                # The memory system and the chip at 25 MHz: the scheduler routes at 32 to
+                # 34 MHz beside the PHY.
+                clock_mhz=25.0,
                 nextpnr_opts="--router router2")},
-            clock_mhz=25.0, array_mhz=100.0, baud=1_000_000,
+            clock_mhz=100 / 3, array_mhz=100.0, baud=1_000_000,
             # Yosys 0.70 maps ECP5 LUTs with abc9 only, which takes tens of minutes on some of
             # the wide FIFOs here; classic abc maps the same netlist in about a minute.
             synth_opts="-run begin:map_luts",

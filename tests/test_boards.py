@@ -45,7 +45,10 @@ def test_a_board_on_another_memory_back_end_takes_that_back_ends_preset():
     sdram = ulx3s.with_memory("sdram")
     assert (sdram.memory, sdram.config.memory_preset) == ("sdram", "sdr")
     # The SDR preset's 16-byte beat carries 16 operands: at most 16 rows.
-    assert sdram.config == replace(ulx3s.config, rows=16, memory_preset="sdr")
+    assert sdram.config == replace(ulx3s.config, rows=16, memory_preset="sdr", clock_mhz=25.0)
+    # The memory system stays at 25 MHz beside the SDRAM PHY; the array keeps its 100 MHz.
+    assert (sdram.clock_mhz, sdram.array_mhz) == (25.0, ulx3s.array_mhz)
+    assert ulx3s.clock_mhz > sdram.clock_mhz
     assert sdram.memory_bytes == 32 * 1024 * 1024      # the board's SDRAM chip
     check_fit(sdram, sdram.config, memory="sdram",
               hard_multipliers=sdram.hard_multipliers_for(sdram.config))
