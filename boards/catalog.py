@@ -193,11 +193,11 @@ BOARDS = {
             # hand-instantiated blocks. The array's hard cells instantiate their blocks (rtl/systolic/ice40.py),
             # proved equal to plain multipliers in tests/test_ice40_cells.py.
             synth_opts="", bitstream_suffix="bin",
-            notes=("The board design (a 2x4 accelerator with 32-byte beats, the SPRAM "
-                   "back-end and the host link) synthesizes to 15,623 SB_LUT4, 14,028 "
-                   "flip-flops, 20 SB_MAC16 and 98 SB_RAM40_4K (Yosys 0.70, synth_ice40 "
-                   "-dsp), against the UP5K's 5,280, 5,280, 8 and 30; the fit check refuses "
-                   "every configuration.",)),
+            notes=("The smallest board design, the same 8 MACs as an 8x1 array (one output "
+                   "lane) with 8-byte SPRAM beats and a one-deep command queue, synthesizes "
+                   "to 10,966 SB_LUT4 and 7,382 flip-flops (Yosys 0.70, its cells on the 8 "
+                   "SB_MAC16), against the UP5K's 5,280 LUT4s; the fit check refuses every "
+                   "configuration.",)),
     )
 }
 
