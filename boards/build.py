@@ -186,7 +186,7 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         build_dir = Path(build_dir or f"build/boards/{board.name}-array"
                          + ("" if cells_per_dsp == 1 else "-paired"))
         echo(f"{board.name}: the {config.rows}x{config.cols} array alone at "
-             f"{clock_mhz if array_mhz is None else array_mhz} MHz "
+             f"{round(clock_mhz if array_mhz is None else array_mhz, 2)} MHz "
              f"({top.array.hard_multipliers} cells on DSP blocks"
              f"{'' if cells_per_dsp == 1 else f', {cells_per_dsp} to a block'})")
     else:
@@ -195,8 +195,8 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         build_dir = Path(build_dir or f"build/boards/{board.name}"
                          + ("" if memory == default else f"-{memory}"))
         echo(f"{board.name}: {config.rows}x{config.cols} array, {config.channels} x "
-             f"{config.memory_preset} through the {memory} back-end, at {clock_mhz} MHz"
-             + ("" if array_mhz is None else f" (array at {array_mhz} MHz)"))
+             f"{config.memory_preset} through the {memory} back-end, at {round(clock_mhz, 2)} MHz"
+             + ("" if array_mhz is None else f" (array at {round(array_mhz, 2)} MHz)"))
         echo("  estimate: " + ", ".join(f"{resource} {used}/{available}"
                                         for resource, (used, available) in estimate.items()))
         top = board.top(config=config, memory=memory, clock_mhz=clock_mhz,
@@ -266,7 +266,7 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         worst = paths[0] if paths else {}
         raise BuildError(
             "timing not met: " + ", ".join(f"{clock} reaches {fmax.get(clock, 0.0)} MHz of "
-                                           f"{target[clock]} MHz" for clock in missed)
+                                           f"{round(target[clock], 2)} MHz" for clock in missed)
             + f"; critical path {worst.get('start')} -> {worst.get('end')} "
               f"({worst.get('delay_ns')} ns); report {build_dir / 'report.json'}")
     return report
@@ -278,7 +278,7 @@ def format_report(report):
     for clock, target in report["target_mhz"].items():
         achieved = report["fmax_mhz"].get(clock)
         verdict = "met" if achieved is not None and achieved >= target else "NOT MET"
-        lines.append(f"{'clock ' + clock:<24}{achieved} MHz routed, target {target} MHz "
+        lines.append(f"{'clock ' + clock:<24}{achieved} MHz routed, target {round(target, 2)} MHz "
                      f"({verdict})")
     lines.append(f"{'MACs':<24}{report['macs']}")
     lines.append(f"{'peak':<24}{report['peak_gops']} GOPS")

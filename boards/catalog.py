@@ -190,8 +190,9 @@ BOARDS = {
             # No -dsp: Yosys' SB_MAC16 inference (ice40_dsp) gets the sign extension of a
             # product added into a wider partial sum wrong (YosysHQ/yosys#2648; the 2x4 bench
             # came out as 4 blocks and no partial-sum adders for 8 cells), and rewrites
-            # hand-instantiated blocks. The array's hard cells instantiate their blocks (rtl/systolic/ice40.py),
-            # proved equal to plain multipliers in tests/test_ice40_cells.py.
+            # hand-instantiated blocks. The array's hard cells instantiate their blocks
+            # (rtl/systolic/ice40.py), proved equal to plain multipliers in
+            # tests/test_ice40_cells.py.
             synth_opts="", bitstream_suffix="bin",
             notes=("The smallest board design, the same 8 MACs as an 8x1 array (one output "
                    "lane) with 8-byte SPRAM beats and a one-deep command queue, synthesizes "
