@@ -168,10 +168,11 @@ BOARDS = {
             script_after_synth="techmap -map +/lattice/latches_map.v; abc -lut 4 -dress; "
                                "clean; synth_ecp5 -top {name} -run map_cells:",
             # router1 routes the whole design (array 111.4 MHz, sync 39.7 MHz on the netlist
-            # of 4607816; 5,293 s of routing on a loaded machine), where router2 diverged on it with two seeds and on the netlist
-            # before with three; on the SDRAM variant router2 routes in about 4 minutes where
-            # router1 stalls. (nextpnr 0.11.1's --placer-heap-beta changes nothing here:
-            # HeAP's iterations on the whole board are identical at 0.55, 0.65 and 0.9.)
+            # of 4607816; 5,293 s of routing on a loaded machine), where router2 diverged on
+            # it with two seeds and on the netlist before with three; on the SDRAM variant
+            # router2 routes in about 4 minutes where router1 stalls. (nextpnr 0.11.1's
+            # --placer-heap-beta changes nothing here: HeAP's iterations on the whole board
+            # are identical at 0.55, 0.65 and 0.9.)
             nextpnr_opts="--router router1",
             bitstream_suffix="bit"),
         Board(
