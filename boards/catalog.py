@@ -62,6 +62,13 @@ class Board:
         when ``array_mhz`` is ``None``), built as ``Bench(board=, config=, array_mhz=,
         hard_multipliers=)`` (``openmxu bitstream --array-only``), and with
         ``cells_per_dsp=2`` on an iCE40 board.
+    controller_bench_class : str or None
+        ``"module:Class"`` of a top with one memory channel controller alone in ``sync``,
+        built as ``Bench(board=, timing=, clock_mhz=, controller_options=)``
+        (``openmxu bitstream --controller-only``).
+    controller_mhz : float or None
+        Target clock of the controller bench: the rate the memory system would need to feed
+        the array at its own clock.
     synth_opts, nextpnr_opts : str
         Extra tool options.
     script_after_synth : str
@@ -83,6 +90,8 @@ class Board:
     memory_variants: dict = field(default_factory=dict)
     array_mhz: object = None
     array_bench_class: object = None
+    controller_bench_class: object = None
+    controller_mhz: object = None
     synth_opts: str = ""
     nextpnr_opts: str = ""
     script_after_synth: str = ""
@@ -126,6 +135,11 @@ class Board:
             raise ValueError(f"{self.name} has no array bench")
         return _load(self.array_bench_class)(board=self, **kwargs)
 
+    def controller_bench(self, **kwargs):
+        if self.controller_bench_class is None:
+            raise ValueError(f"{self.name} has no controller bench")
+        return _load(self.controller_bench_class)(board=self, **kwargs)
+
 
 BOARDS = {
     board.name: board for board in (
@@ -134,6 +148,7 @@ BOARDS = {
             platform_class="amaranth_boards.ulx3s:ULX3S_85F_Platform",
             top_class="boards.ulx3s:ULX3STop",
             array_bench_class="boards.ulx3s:ULX3SArrayBench",
+            controller_bench_class="boards.ulx3s:ULX3SControllerBench", controller_mhz=100.0,
             # LFE5U-85F: 83,640 LUT4s and as many flip-flops, 208 18-kbit block RAMs,
             # 156 18x18 multipliers (the open flow has no 9x9 mode).
             resources={"LUT4": 83_640, "FF": 83_640, "DSP": 156, "BRAM": 208},
@@ -146,7 +161,7 @@ BOARDS = {
             # bank's timers and to the other slots' comparators, and with eight they were
             # the design's most congested nets, which kept the route from converging.
             config=Config(rows=32, cols=8, channels=1, block_m=64, block_k=256,
-                          queue_depth=4, clock_mhz=100 / 3),
+                          bank_queue_depth=2, clock_mhz=100 / 3),
             # 135 cells on DSP blocks, and 21 blocks outside the array (two per column in
             # the output stage, 5 in address arithmetic): all 156 of the part's. The other
             # 121 cells build their multipliers from carry chains (rtl/systolic/ecp5.py).
@@ -156,7 +171,7 @@ BOARDS = {
                 # The SDR preset's 16-byte beat holds 16 operands: a 16x8 array (128 MACs,
                 # every cell on a DSP block) on the board's 32 MB SDRAM.
                 config=Config(rows=16, cols=8, channels=1, block_m=64, block_k=256,
-                              queue_depth=4, clock_mhz=25.0, memory_preset="sdr"),
+                              bank_queue_depth=2, clock_mhz=25.0, memory_preset="sdr"),
                 # The memory system and the chip at 25 MHz: the scheduler routes at 32 to
                 # 34 MHz beside the PHY.
                 clock_mhz=25.0,
@@ -185,7 +200,7 @@ BOARDS = {
             # iCE40UP5K: 5,280 LUT4s, 30 4-kbit block RAMs, 8 SB_MAC16, 4 x 32 KB SPRAM.
             resources={"LUT4": 5_280, "FF": 5_280, "DSP": 8, "BRAM": 30, "SPRAM": 4},
             config=Config(rows=2, cols=4, channels=1, block_m=16, block_k=32,
-                          memory_preset="ideal", queue_depth=4, clock_mhz=12.0),
+                          memory_preset="ideal", bank_queue_depth=1, clock_mhz=12.0),
             hard_multipliers=None, memory="spram", memories=("spram",),
             clock_mhz=12.0, baud=115_200,
             # No -dsp: Yosys' SB_MAC16 inference (ice40_dsp) gets the sign extension of a

@@ -29,7 +29,7 @@ class HBMEmulator(wiring.Component):
 
     Parameters
     ----------
-    timing, channels, ports, order, id_width, queue_depth, read_bursts, write_bursts
+    timing, channels, ports, order, id_width, bank_queue_depth, read_bursts, write_bursts
         As for :class:`~rtl.mem.system.MemorySystem`.
     stored_rows : int
         Rows per bank held in block RAM (a power of two).
@@ -45,11 +45,11 @@ class HBMEmulator(wiring.Component):
     """
 
     def __init__(self, *, timing="hbm2-2000", channels=1, ports=1, order=DEFAULT_ORDER,
-                 id_width=4, queue_depth=8, read_bursts=16, write_bursts=16, stored_rows=2):
+                 id_width=4, bank_queue_depth=2, read_bursts=16, write_bursts=16, stored_rows=2):
         with validating(self):
             self._system = MemorySystem(timing=timing, channels=channels, ports=ports,
                                         order=order, id_width=id_width,
-                                        queue_depth=queue_depth, read_bursts=read_bursts,
+                                        bank_queue_depth=bank_queue_depth, read_bursts=read_bursts,
                                         write_bursts=write_bursts)
             self._devices = [DramDevice(timing=self._system.timing, stored_rows=stored_rows)
                              for _ in range(channels)]

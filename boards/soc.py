@@ -157,7 +157,7 @@ class BoardSoC(wiring.Component):
             backend = HBMEmulator(
                 timing=config.memory_preset, channels=config.channels, ports=2,
                 order=config.address_order, id_width=config.axi_id_width,
-                queue_depth=min(config.queue_depth, 8), read_bursts=self.bursts,
+                bank_queue_depth=min(config.bank_queue_depth, 2), read_bursts=self.bursts,
                 write_bursts=self.bursts, stored_rows=stored_rows)
             return backend
         if self.memory == "sdram":
@@ -174,7 +174,7 @@ class BoardSoC(wiring.Component):
             return MemorySystem(
                 timing=self._phy.controller_timing, channels=1, ports=2,
                 order=config.address_order, id_width=config.axi_id_width,
-                queue_depth=min(config.queue_depth, 8), read_bursts=self.bursts,
+                bank_queue_depth=min(config.bank_queue_depth, 2), read_bursts=self.bursts,
                 write_bursts=self.bursts)
         from .spram import SPRAMMemory
         address_map = config.address_map

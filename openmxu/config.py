@@ -62,8 +62,9 @@ class Config:
         the 32 B burst).
     axi_id_width : int
         Width of the AXI IDs of the memory ports (4 to 16, default 4).
-    queue_depth : int
-        Requests each pseudo-channel controller queues (1 to 32, default 32).
+    bank_queue_depth : int
+        Requests each bank of a pseudo-channel controller queues (1 to 16, default 4; a
+        controller queues ``banks`` times as many).
     block_m : int
         Rows of A per block of the accelerator (a power of two, 8 to 4096, default 128): the
         depth of an accumulator bank and of an A panel.
@@ -82,7 +83,7 @@ class Config:
     channels: int = 4
     address_order: tuple = ("bank_group", "column", "bank", "channel", "row")
     axi_id_width: int = 4
-    queue_depth: int = 32
+    bank_queue_depth: int = 4
     block_m: int = 128
     block_k: int = 256
 
@@ -111,7 +112,7 @@ class Config:
         object.__setattr__(self, "address_order", tuple(self.address_order))
         self.address_map        # validates channels
         check_int("axi_id_width", self.axi_id_width, 4, 16)
-        check_int("queue_depth", self.queue_depth, 1, 32)
+        check_int("bank_queue_depth", self.bank_queue_depth, 1, 16)
         for name, low, high in (("block_m", 8, 4096), ("block_k", 32, 512)):
             value = getattr(self, name)
             check_int(name, value, low, high)

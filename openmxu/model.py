@@ -99,7 +99,7 @@ class PerformanceModel:
         # Unloaded read latencies of the memory system (see MemorySystem.read_latency).
         from rtl.mem.controller import ChannelController
         from rtl.mem.port import REQUEST_DELAY, RESPONSE_DELAY
-        controller = ChannelController(timing=timing, queue_depth=config.queue_depth)
+        controller = ChannelController(timing=timing, bank_queue_depth=config.bank_queue_depth)
         controller._MustUse__silence = True
         overhead = controller.read_overhead + REQUEST_DELAY + RESPONSE_DELAY + READ_OVERHEAD
         self.row_hit_latency = timing.cl + overhead

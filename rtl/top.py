@@ -23,7 +23,7 @@ from amaranth.lib.wiring import In, Out
 from openmxu.address_map import AddressMap
 from openmxu.registers import COUNTERS
 from .mem.axi import AXI4Signature, Burst
-from .mem.interconnect import round_robin
+from .mem.bits import round_robin
 from .params import check_int, validating
 from .systolic import build_array, ArrayClockCrossing
 from .accel.activations import ActivationPath

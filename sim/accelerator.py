@@ -50,7 +50,7 @@ class AcceleratorTestbench(wiring.Component):
         self.config = config
         self._memory = MemoryTestbench(
             timing=config.memory_preset, channels=config.channels, ports=2,
-            order=config.address_order, queue_depth=config.queue_depth,
+            order=config.address_order, bank_queue_depth=config.bank_queue_depth,
             id_width=config.axi_id_width, stored_rows=stored_rows)
         self.memory_bytes = stored_bytes(config, stored_rows)
         self._accelerator = Accelerator(config, memory_bytes=self.memory_bytes)

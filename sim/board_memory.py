@@ -43,7 +43,7 @@ class SDRAMTestbench(wiring.Component):
         As for :class:`~boards.sdram.SDRAMPHY`; the chip requires the same ``init_cycles``.
     stored_rows : int
         Rows per bank the chip model stores.
-    ports, queue_depth, id_width, address_bits, read_bursts, write_bursts
+    ports, bank_queue_depth, id_width, address_bits, read_bursts, write_bursts
         As for :class:`~rtl.mem.system.MemorySystem`.
 
     Members
@@ -65,13 +65,13 @@ class SDRAMTestbench(wiring.Component):
     """
 
     def __init__(self, *, timing="sdr", row_slack=1, init_cycles=None, read_capture="rise",
-                 stored_rows=4, ports=1, queue_depth=8, id_width=4, address_bits=None,
+                 stored_rows=4, ports=1, bank_queue_depth=2, id_width=4, address_bits=None,
                  read_bursts=8, write_bursts=8):
         with validating(self):
             self._phy = SDRAMPHY(timing=timing, init_cycles=init_cycles, row_slack=row_slack,
                                  read_capture=read_capture)
             self._system = MemorySystem(timing=self._phy.controller_timing, channels=1,
-                                        ports=ports, queue_depth=queue_depth,
+                                        ports=ports, bank_queue_depth=bank_queue_depth,
                                         id_width=id_width, address_bits=address_bits,
                                         read_bursts=read_bursts, write_bursts=write_bursts)
             self._chip = SDRAMChip(timing=timing, stored_rows=stored_rows,
@@ -136,20 +136,20 @@ class SDRAMTestbench(wiring.Component):
         return m
 
 
-def sdram_design(*, timing="sdr", row_slack=1, init_cycles=500, stored_rows=4, queue_depth=8,
+def sdram_design(*, timing="sdr", row_slack=1, init_cycles=500, stored_rows=4, bank_queue_depth=2,
                  bursts=4, read_capture="rise"):
     """The :class:`SDRAMTestbench` as a cached Verilator build: the power-up wait shortened
-    to ``init_cycles``, and a small memory system (``queue_depth`` requests, ``bursts`` in
+    to ``init_cycles``, and a small memory system (``bank_queue_depth`` requests per bank, ``bursts`` in
     flight per direction) to keep the build short."""
     name = timing if isinstance(timing, str) else timing.name
     params = {"timing": name, "row_slack": row_slack, "init_cycles": init_cycles,
-              "stored_rows": stored_rows, "queue_depth": queue_depth, "bursts": bursts,
+              "stored_rows": stored_rows, "bank_queue_depth": bank_queue_depth, "bursts": bursts,
               "read_capture": read_capture}
     if not isinstance(timing, str):
         params["timing_figures"] = timing.describe()
     return Design(name=f"board_sdram_{name.replace('-', '_')}_s{row_slack}_{read_capture}",
                   factory=lambda: SDRAMTestbench(
                       timing=timing, row_slack=row_slack, init_cycles=init_cycles,
-                      stored_rows=stored_rows, queue_depth=queue_depth,
+                      stored_rows=stored_rows, bank_queue_depth=bank_queue_depth,
                       read_bursts=bursts, write_bursts=bursts, read_capture=read_capture),
                   params=params, memory_init=False)

@@ -36,14 +36,14 @@ def harness_design(config, depth=HARNESS_DEPTH):
 
 
 def memory_design(timing="hbm2-2000", *, channels=1, ports=1, traffic=False,
-                  order=DEFAULT_ORDER, stored_rows=64, queue_depth=32, address_bits=None,
+                  order=DEFAULT_ORDER, stored_rows=64, bank_queue_depth=4, address_bits=None,
                   read_bursts=16, write_bursts=16):
     """The memory system with device models (:class:`sim.memory.MemoryTestbench`): AXI4
     ports at the top level, or a traffic generator on each port with ``traffic``. The
     device storage starts uninitialized (reads of unwritten bytes are undefined)."""
     name = timing if isinstance(timing, str) else timing.name
     params = {"timing": name, "channels": channels, "ports": ports, "traffic": traffic,
-              "order": list(order), "stored_rows": stored_rows, "queue_depth": queue_depth,
+              "order": list(order), "stored_rows": stored_rows, "bank_queue_depth": bank_queue_depth,
               "address_bits": address_bits, "read_bursts": read_bursts,
               "write_bursts": write_bursts}
     if not isinstance(timing, str):
@@ -52,7 +52,7 @@ def memory_design(timing="hbm2-2000", *, channels=1, ports=1, traffic=False,
     return Design(name=f"memory_{tag}",
                   factory=lambda: MemoryTestbench(
                       timing=timing, channels=channels, ports=ports, order=order,
-                      stored_rows=stored_rows, queue_depth=queue_depth,
+                      stored_rows=stored_rows, bank_queue_depth=bank_queue_depth,
                       address_bits=address_bits, read_bursts=read_bursts,
                       write_bursts=write_bursts, traffic=traffic),
                   params=params, memory_init=False)
@@ -67,7 +67,7 @@ def accelerator_design(config, *, stored_rows=STORED_ROWS):
     """The accelerator of ``config`` with its memory system and device models
     (:class:`sim.accelerator.AcceleratorTestbench`)."""
     fields = ("rows", "cols", "memory_preset", "channels", "address_order", "axi_id_width",
-              "queue_depth", "block_m", "block_k")
+              "bank_queue_depth", "block_m", "block_k")
     params = {name: getattr(config, name) for name in fields}
     params["stored_rows"] = stored_rows
     tag = (f"{config.rows}x{config.cols}_{config.memory_preset.replace('-', '_')}"

@@ -38,7 +38,7 @@ class MemoryTestbench(wiring.Component):
 
     Parameters
     ----------
-    timing, channels, ports, order, queue_depth, id_width, address_bits, read_bursts, write_bursts
+    timing, channels, ports, order, bank_queue_depth, id_width, address_bits, read_bursts, write_bursts
         As for :class:`~rtl.mem.system.MemorySystem` (``address_bits`` wider than the map
         lets bursts reach past the capacity, which they answer with ``DECERR``).
     stored_rows : int
@@ -70,11 +70,11 @@ class MemoryTestbench(wiring.Component):
     """
 
     def __init__(self, *, timing="hbm2-2000", channels=1, ports=1, order=DEFAULT_ORDER,
-                 queue_depth=32, id_width=4, address_bits=None, read_bursts=16,
+                 bank_queue_depth=4, id_width=4, address_bits=None, read_bursts=16,
                  write_bursts=16, stored_rows=64, traffic=False):
         with validating(self):
             self._system = MemorySystem(timing=timing, channels=channels, ports=ports,
-                                        order=order, queue_depth=queue_depth,
+                                        order=order, bank_queue_depth=bank_queue_depth,
                                         id_width=id_width, address_bits=address_bits,
                                         read_bursts=read_bursts,
                                         write_bursts=write_bursts)

@@ -15,8 +15,8 @@ pytestmark = pytest.mark.filterwarnings("ignore::amaranth.UnusedElaboratable")
 #: A small accelerator: 4x4 cells, one pseudo-channel (HBM2 emulated in block RAM, or the
 #: ULX3S's SDR SDRAM behind its PHY with a pin-level chip model).
 CONFIGS = {
-    "hbm": Config(rows=4, cols=4, channels=1, block_m=16, block_k=64, queue_depth=4),
-    "sdram": Config(rows=4, cols=4, channels=1, block_m=16, block_k=64, queue_depth=4,
+    "hbm": Config(rows=4, cols=4, channels=1, block_m=16, block_k=64, bank_queue_depth=2),
+    "sdram": Config(rows=4, cols=4, channels=1, block_m=16, block_k=64, bank_queue_depth=2,
                     memory_preset="sdr"),
 }
 #: 10 MHz and 1.25 Mbaud: 8 clock cycles per bit keeps the simulated UART short.

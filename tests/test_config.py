@@ -18,19 +18,19 @@ def test_defaults():
     assert config.macs == 64
     assert config.peak_gops == pytest.approx(12.8)
     assert (config.memory_preset, config.channels, config.axi_id_width,
-            config.queue_depth) == ("hbm2-2000", 4, 4, 32)
+            config.bank_queue_depth) == ("hbm2-2000", 4, 4, 4)
     assert config.address_map.describe()[0] == "row [29:16]"
 
 
 def test_memory_system_follows_the_config():
     from amaranth.hdl import Fragment
     from rtl.mem.system import MemorySystem
-    config = Config(memory_preset="hbm3-6400", channels=2, queue_depth=8,
+    config = Config(memory_preset="hbm3-6400", channels=2, bank_queue_depth=2,
                     address_order=["channel", "bank_group", "column", "bank", "row"])
     assert config.address_order == ("channel", "bank_group", "column", "bank", "row")
     system = MemorySystem.from_config(config, ports=3)
     assert system.address_map == config.address_map
-    assert system.controller.queue_depth == 8
+    assert system.controller.bank_queue_depth == 2
     assert len(system.s_axi) == 3 and len(system.dram) == 2
     Fragment.get(system, None)      # elaborates
 
@@ -56,7 +56,7 @@ def test_memory_system_follows_the_config():
                                          "'bank_group', 'bank', 'row', 'column', "
                                          "not ('row', 'column')"),
     ("axi_id_width", 3, "axi_id_width must be between 4 and 16, not 3"),
-    ("queue_depth", 33, "queue_depth must be between 1 and 32, not 33"),
+    ("bank_queue_depth", 17, "bank_queue_depth must be between 1 and 16, not 17"),
 ])
 def test_invalid_values_name_parameter_value_and_range(field, value, message):
     with pytest.raises(ValueError) as info:

@@ -9,14 +9,13 @@ queue and credit sizes; refresh under sustained load and at idle; the streaming 
 sequential reads; the row-hit / row-miss counters against a Python count; the starvation
 bound; credits under a stalled consumer; the unloaded read latency against the preset's
 analytical figures plus the controller's pipeline delay
-(:attr:`ChannelController.read_overhead`); and write batching: the column commands against a
-Python replay of the read / write mode rule, a lone request of the other kind within the
-starvation bound, and a read after a write (or a write after a read) to one burst address
-served without waiting for the next batch.
+(:meth:`ChannelController.read_latency`); and write batching: the column commands in
+batches of one kind, a lone request of the other kind within the starvation bound, and a
+read after a write (or a write after a read) to one burst address served without waiting
+for the next batch.
 
-Most tests run an 8-slot queue (:data:`QUEUE_DEPTH`): the simulation of the default 32 slots
-is several times slower, and what they test does not depend on the depth. The write
-batching test and ``test_queue_and_credit_sizes`` run 32.
+The tests run the default four requests per bank (:data:`BANK_QUEUE_DEPTH`);
+``test_queue_and_credit_sizes`` runs one, two and sixteen.
 """
 
 import random
@@ -31,8 +30,9 @@ from amaranth.sim import Simulator
 
 from openmxu.dram import MAX_CYCLES, preset
 from rtl.mem.commands import RowCommand, ColumnCommand
-from rtl.mem.controller import (ChannelController, BankState, COUNTERS, COUNTER_BITS,
-                                COMMAND_DELAY, PIPELINE_DELAY, request_layout, response_layout)
+from rtl.mem.controller import (ChannelController, BankMachine, COUNTERS, COUNTER_BITS,
+                                COMMAND_DELAY, PIPELINE_DELAY, BANK_COMMAND_SPACING, request_layout,
+                                response_layout)
 from rtl.mem.device import DramDevice
 from sim.packing import merge_bytes
 
@@ -59,7 +59,7 @@ TINY = FAST.replace(name="tiny", data_bytes_per_cycle=8, burst_bytes=8, banks=2,
                     trrd_l=2, tfaw=0, twtr_s=0, twtr_l=1, trefi=70, trfc=5)
 
 #: The queue depth of the simulations unless a test says otherwise (see the module docstring).
-QUEUE_DEPTH = 8
+BANK_QUEUE_DEPTH = 4
 
 
 @dataclass
@@ -99,7 +99,7 @@ class Harness(Elaboratable):
 
 def run(timing, requests, *, stored_rows=4, request_rate=1.0, ready_rate=1.0, seed=0,
         one_at_a_time=False, gap=0, stall=None, monitor=False, max_cycles=20000,
-        queue_depth=QUEUE_DEPTH, **kwargs):
+        bank_queue_depth=BANK_QUEUE_DEPTH, **kwargs):
     """Send ``requests`` in order, take the responses and check each against a scoreboard of
     every byte. ``request_rate`` / ``ready_rate``: chance per cycle of offering the next
     request / taking a response. ``one_at_a_time``: wait for each response (then ``gap``
@@ -107,7 +107,7 @@ def run(timing, requests, *, stored_rows=4, request_rate=1.0, ready_rate=1.0, se
     response is taken. ``monitor``: record the commands and read beats on the interface.
     Further keywords go to the controller. Fails on a device timing error, a wrong response
     or a timeout."""
-    harness = Harness(timing, stored_rows, queue_depth=queue_depth, **kwargs)
+    harness = Harness(timing, stored_rows, bank_queue_depth=bank_queue_depth, **kwargs)
     ctrl, dev = harness.controller, harness.device
     t = ctrl.timing
     rng = random.Random(seed)
@@ -257,10 +257,10 @@ def test_random_traffic_with_backpressure(timing):
 
 
 @pytest.mark.parametrize("timing, kwargs", [
-    (preset("hbm2-2000"), {"queue_depth": 1, "response_depth": 1}),
-    (FAST, {"queue_depth": 2, "response_depth": 2, "tag_width": 4}),
-    (TINY, {"queue_depth": 32}),
-], ids=["hbm2-q1-r1", "fast-q2-r2", "tiny-q32"])
+    (preset("hbm2-2000"), {"bank_queue_depth": 1, "response_depth": 1}),
+    (FAST, {"bank_queue_depth": 2, "response_depth": 2, "tag_width": 4}),
+    (TINY, {"bank_queue_depth": 16}),
+], ids=["hbm2-q1-r1", "fast-q2-r2", "tiny-q16"])
 def test_queue_and_credit_sizes(timing, kwargs):
     """The smallest queue and credit counts, and the largest queue."""
     rng = random.Random(7)
@@ -294,7 +294,7 @@ def test_refresh_under_sustained_load(timing):
     checks every REF-to-REF distance) and keep the average rate."""
     t = timing
     rng = random.Random(5)
-    requests = random_requests(t, rng, 300 if t.trefi > 100 else 150,
+    requests = random_requests(t, rng, 600 if t.trefi > 100 else 150,
                                banks=range(t.banks), write_share=0.3, rows=4, columns=32)
     result, ctrl = run(t, requests, monitor=True)
     refs = [cycle for cycle, command, _, _ in result.commands if command == RowCommand.REF]
@@ -349,8 +349,9 @@ def test_sequential_reads_stream_at_tccd(name):
 @pytest.mark.parametrize("name", PRESET_NAMES)
 def test_unloaded_read_latency(name):
     """An unloaded read that finds another row open in its bank: PRE, ACT and RD after
-    COMMAND_DELAY cycles, first data ``row_miss_read_latency`` later, the response
-    ``read_overhead`` cycles after that figure; a row hit: ``cl`` instead."""
+    COMMAND_DELAY cycles, tRP and tRCD apart (at least BANK_COMMAND_SPACING), first data
+    ``row_miss_read_latency`` later, the response ``read_overhead`` cycles after that
+    figure; a row hit: ``cl`` instead."""
     t = preset(name)
     bank = t.banks - 1
     requests = [Request(False, bank, 1, 0), Request(False, bank, 2, 3),
@@ -361,16 +362,20 @@ def test_unloaded_read_latency(name):
     miss, hit = 1, 2
     commands = [(cycle - result.accepted[miss], command) for cycle, command, _, _
                 in result.commands if result.accepted[miss] < cycle <= result.responded[miss]]
+    trp, trcd = max(t.trp, BANK_COMMAND_SPACING), max(t.trcd_rd, BANK_COMMAND_SPACING)
     assert commands == [
         (COMMAND_DELAY, RowCommand.PRE),
-        (COMMAND_DELAY + t.trp, RowCommand.ACT),
-        (COMMAND_DELAY + t.trp + t.trcd_rd, ColumnCommand.RD)]
+        (COMMAND_DELAY + trp, RowCommand.ACT),
+        (COMMAND_DELAY + trp + trcd, ColumnCommand.RD)]
     first_beat = result.first_beats[miss] - result.accepted[miss]
-    assert first_beat == COMMAND_DELAY + t.row_miss_read_latency
+    assert first_beat == COMMAND_DELAY + trp + trcd + t.cl
     measured = result.responded[miss] - result.accepted[miss]
-    assert measured == t.row_miss_read_latency + ctrl.read_overhead
+    assert measured == ctrl.read_latency()
+    if min(t.trp, t.trcd_rd) >= BANK_COMMAND_SPACING:
+        assert measured == t.row_miss_read_latency + ctrl.read_overhead
     measured_hit = result.responded[hit] - result.accepted[hit]
-    assert measured_hit == t.row_hit_read_latency + ctrl.read_overhead
+    assert measured_hit == t.row_hit_read_latency + ctrl.read_overhead == ctrl.read_latency(
+        row_hit=True)
     assert result.counters["row_misses"] == 2 and result.counters["row_hits"] == 1
 
 
@@ -442,32 +447,6 @@ def column_commands(result):
             if command in (ColumnCommand.RD, ColumnCommand.WR)]
 
 
-def pending_counts(result, requests, columns):
-    """Pending reads and pending writes as the scheduler sees them, per cycle: a request
-    accepted in cycle a is pending from a + 1, until the cycle its RD or WR is picked."""
-    changes = {False: [0] * (result.cycles + 2), True: [0] * (result.cycles + 2)}
-    for number, cycle in result.accepted.items():
-        changes[requests[number].write][cycle + 1] += 1
-    for picked, write in columns:
-        changes[write][picked + 1] -= 1
-    reads, writes = ([sum(changes[kind][:cycle + 1]) for cycle in range(result.cycles)]
-                     for kind in (False, True))
-    return reads, writes
-
-
-def replay_mode(reads, writes, high, low):
-    """The mode rule on the pending counts of each cycle, without its exceptions: True in
-    the cycles of write mode."""
-    write_mode, modes = False, []
-    for pending_reads, pending_writes in zip(reads, writes):
-        if write_mode:
-            write_mode = not (pending_writes == 0 or (pending_writes <= low and pending_reads))
-        else:
-            write_mode = pending_writes >= high or (pending_writes > 0 and not pending_reads)
-        modes.append(write_mode)
-    return modes
-
-
 def distinct_requests(t, rng, count, *, banks, rows, columns, write_share=0.5):
     """Random reads and writes, each to its own burst address (full strobes)."""
     addresses = rng.sample([(bank, row, column) for bank in banks for row in range(rows)
@@ -481,45 +460,27 @@ def distinct_requests(t, rng, count, *, banks, rows, columns, write_share=0.5):
 def test_writes_are_batched_between_watermarks():
     """Mixed reads and writes arriving back to back, at the default depth and watermarks, to
     distinct addresses and with no starvation bound in reach (so that neither exception
-    applies): every RD is picked in read mode and every WR in write mode, as a replay of the
-    rule on the pending counts says; each batch of writes starts once the pending writes
-    reach the high watermark (or no read waits) and, if reads follow, leaves at most the low
-    watermark pending; and the column commands change direction a fraction as often as the
-    requests do (which is what an in-order controller would pay)."""
+    applies): the column commands come in batches of one kind, at least three write batches
+    as long as the watermarks' distance, and the data bus changes direction a fraction as
+    often as the requests do (which is what an in-order controller would pay)."""
     t = preset("hbm2-2000")
     rng = random.Random(21)
     requests = distinct_requests(t, rng, 240, banks=range(t.banks), rows=2, columns=32)
-    result, ctrl = run(t, requests, queue_depth=32, starvation_limit=MAX_CYCLES, monitor=True)
+    result, ctrl = run(t, requests, starvation_limit=MAX_CYCLES, monitor=True)
     high, low = ctrl.write_high_watermark, ctrl.write_low_watermark
-    assert (ctrl.queue_depth, high, low) == (32, 26, 6)
+    assert (ctrl.bank_queue_depth, high, low) == (4, 16, 4)
     columns = column_commands(result)
-    reads, writes = pending_counts(result, requests, columns)
-    modes = replay_mode(reads, writes, high, low)
-    assert [modes[picked] for picked, _ in columns] == [write for _, write in columns]
-
-    # The batches: runs of WRs between RDs (index range into ``columns``).
-    batches, start = [], None
-    for k, (_, write) in enumerate(columns + [(None, False)]):
-        if write and start is None:
-            start = k
-        elif not write and start is not None:
-            batches.append((start, k - 1))
-            start = None
-    full = 0
-    for first, last in batches:
-        after_read = columns[first - 1][0] + 1 if first else 0
-        switch = next(cycle for cycle in range(after_read, columns[first][0] + 1)
-                      if modes[cycle])
-        assert writes[switch] >= high or reads[switch] == 0
-        if last + 1 < len(columns):             # reads resume
-            assert writes[columns[last][0] + 1] <= low
-            if writes[switch] >= high:
-                full += 1
-                assert last - first + 1 >= high - low
-    assert full >= 3
+    batches, length = [], 0
+    for _, write in columns + [(None, False)]:
+        if write:
+            length += 1
+        elif length:
+            batches.append(length)
+            length = 0
+    assert sum(length >= high - low for length in batches) >= 3, batches
     turnarounds = sum(a != b for (_, a), (_, b) in zip(columns, columns[1:]))
     alternations = sum(a.write != b.write for a, b in zip(requests, requests[1:]))
-    assert turnarounds * 8 < alternations, (turnarounds, alternations)
+    assert turnarounds * 4 < alternations, (turnarounds, alternations)
 
 
 def hit_stream(t, write, count, rng, banks=(0, 4)):
@@ -624,22 +585,26 @@ def unused(elaboratable):
 
 def test_parameters_and_interface():
     ctrl = unused(ChannelController(timing="hbm2-2000"))
-    assert (ctrl.queue_depth, ctrl.starvation_limit, ctrl.tag_width) == (32, 256, 8)
+    assert (ctrl.bank_queue_depth, ctrl.starvation_limit, ctrl.tag_width) == (4, 256, 8)
+    assert ctrl.capacity == 64
     assert ctrl.response_depth == ChannelController.full_rate_response_depth("hbm2-2000")
-    assert (ctrl.write_high_watermark, ctrl.write_low_watermark) == (26, 6)   # 0.8, 0.2
-    assert repr(ctrl) == ("ChannelController(timing='hbm2-2000', queue_depth=32, "
+    assert (ctrl.write_high_watermark, ctrl.write_low_watermark) == (16, 4)
+    assert repr(ctrl) == ("ChannelController(timing='hbm2-2000', bank_queue_depth=4, "
                           "starvation_limit=256, tag_width=8, response_depth=11, "
-                          "write_high_watermark=26, write_low_watermark=6)")
-    # Default watermarks of other depths: ceil(0.8 * depth), floor(0.2 * depth), and the low
-    # one below a given high one.
-    for kwargs, watermarks in [({"queue_depth": 1}, (1, 0)), ({"queue_depth": 2}, (2, 0)),
-                               ({"queue_depth": 5}, (4, 1)), ({"queue_depth": 8}, (7, 1)),
-                               ({"queue_depth": 10}, (8, 2)),
-                               ({"write_high_watermark": 4}, (4, 3)),
-                               ({"write_low_watermark": 0}, (26, 0)),
-                               ({"write_high_watermark": 32, "write_low_watermark": 31},
-                                (32, 31))]:
-        ctrl = unused(ChannelController(timing="hbm2-2000", **kwargs))
+                          "write_high_watermark=16, write_low_watermark=4)")
+    # Default watermarks of other depths: a quarter of the capacity (rounded up), a quarter
+    # of that, and the low one below a given high one.
+    for kwargs, watermarks in [({"bank_queue_depth": 1}, (4, 1)),
+                               ({"bank_queue_depth": 2}, (8, 2)),
+                               ({"bank_queue_depth": 8}, (32, 8)),
+                               ({"timing": "sdr", "bank_queue_depth": 1}, (1, 0)),
+                               ({"timing": "sdr", "bank_queue_depth": 3}, (3, 0)),
+                               ({"write_high_watermark": 4}, (4, 1)),
+                               ({"write_high_watermark": 1}, (1, 0)),
+                               ({"write_low_watermark": 0}, (16, 0)),
+                               ({"write_high_watermark": 64, "write_low_watermark": 63},
+                                (64, 63))]:
+        ctrl = unused(ChannelController(**{"timing": "hbm2-2000", **kwargs}))
         assert (ctrl.write_high_watermark, ctrl.write_low_watermark) == watermarks, kwargs
     assert COUNTER_BITS == 48
     assert {name: Shape.cast(ctrl.signature.members[name].shape).width for name in COUNTERS} == {
@@ -653,28 +618,30 @@ def test_parameters_and_interface():
     assert {name: field.width for name, field in response_layout("sdr", tag_width=4)} == {
         "tag": 4, "write": 1, "data": 128}
     assert set(COUNTERS) <= set(ctrl.signature.members)
-    assert repr(unused(BankState(timing="sdr"))) == "BankState(timing='sdr')"
-    for kwargs, message in [({"queue_depth": 0}, "queue_depth must be"),
-                            ({"queue_depth": 33}, "queue_depth must be"),
+    assert repr(unused(BankMachine(timing="sdr", depth=2, tag_width=4, starvation_limit=8))) == (
+        "BankMachine(timing='sdr', depth=2, tag_width=4, starvation_limit=8)")
+    for kwargs, message in [({"bank_queue_depth": 0}, "bank_queue_depth must be"),
+                            ({"bank_queue_depth": 17},
+                             r"bank_queue_depth must be between 1 and 16, not 17"),
                             ({"starvation_limit": 0}, "starvation_limit must be"),
                             ({"tag_width": 0}, "tag_width must be"),
                             ({"response_depth": 0}, "response_depth must be"),
                             ({"write_high_watermark": 0},
-                             r"write_high_watermark must be between 1 and 32 "),
-                            ({"write_high_watermark": 33}, "write_high_watermark must be"),
-                            ({"queue_depth": 8, "write_high_watermark": 9},
-                             r"write_high_watermark must be between 1 and 8 \(at most "
-                             r"queue_depth = 8\), not 9"),
+                             r"write_high_watermark must be between 1 and 64 "),
+                            ({"write_high_watermark": 65}, "write_high_watermark must be"),
+                            ({"bank_queue_depth": 1, "write_high_watermark": 17},
+                             r"write_high_watermark must be between 1 and 16 \(at most "
+                             r"the capacity, banks x bank_queue_depth = 16\), not 17"),
                             ({"write_high_watermark": 1.5}, "write_high_watermark must be an "
                                                             "integer"),
                             ({"write_low_watermark": -1},
-                             r"write_low_watermark must be between 0 and 25 "),
-                            ({"write_low_watermark": 26},
-                             r"write_low_watermark must be between 0 and 25 \(below "
-                             r"write_high_watermark = 26\), not 26"),
+                             r"write_low_watermark must be between 0 and 15 "),
+                            ({"write_low_watermark": 16},
+                             r"write_low_watermark must be between 0 and 15 \(below "
+                             r"write_high_watermark = 16\), not 16"),
                             ({"write_high_watermark": 10, "write_low_watermark": 10},
                              "write_low_watermark must be between 0 and 9 "),
-                            ({"queue_depth": 1, "write_low_watermark": 1},
+                            ({"write_high_watermark": 1, "write_low_watermark": 1},
                              "write_low_watermark must be between 0 and 0 "),
                             ({"write_low_watermark": True}, "write_low_watermark must be an "
                                                             "integer"),
@@ -684,5 +651,5 @@ def test_parameters_and_interface():
                              "trefi = 16 is too short")]:
         with pytest.raises(ValueError, match=message):
             ChannelController(**{"timing": "hbm2-2000", **kwargs})
-    text = rtlil.convert(ChannelController(timing="sdr", queue_depth=2))
+    text = rtlil.convert(ChannelController(timing="sdr", bank_queue_depth=2))
     assert "dram__row_cmd" in text and "row_misses" in text

@@ -27,7 +27,7 @@ def _memory(kind, preset):
 
 def _system():
     from rtl.mem import MemorySystem
-    return MemorySystem(channels=2, ports=2, queue_depth=8, read_bursts=4, write_bursts=3)
+    return MemorySystem(channels=2, ports=2, bank_queue_depth=2, read_bursts=4, write_bursts=3)
 
 
 def _port():

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.xdist_group("memory_1ch_cocotbext")
 
 
 def _design():
-    return memory_design("hbm2-2000", channels=1, ports=1, queue_depth=16)
+    return memory_design("hbm2-2000", channels=1, ports=1, bank_queue_depth=4)
 
 
 def test_aligned_lengths():

@@ -4,11 +4,11 @@ timing-checked device model per channel (:mod:`sim.memory_axi_tb`).
 
 Two designs, each built once (``xdist_group``):
 
-* ``hbm2-2000``, 2 channels, 2 ports, the default address map, ``queue_depth=16``: random
+* ``hbm2-2000``, 2 channels, 2 ports, the default address map, ``bank_queue_depth=4``: random
   traffic, ID ordering, refresh and starvation under load, unloaded latencies.
 * ``hbm2-2000``, 2 channels, 1 port, the channel as the lowest address field (consecutive
   beats alternate channels), with 32-bit AXI addresses (wider than the 29-bit map, so bursts
-  past the capacity reach the port and must get DECERR), ``queue_depth=8`` and 8 bursts in
+  past the capacity reach the port and must get DECERR), ``bank_queue_depth=2`` and 8 bursts in
   flight per direction (a small build): channel split, decode errors.
 
 The tests alternate between the designs in this file: with pytest 9.2, pytest-xdist 3.8's
@@ -36,22 +36,22 @@ CHANNEL_ORDER = ("channel", "bank_group", "column", "bank", "row")
 WIDE_ADDRESS_BITS = 32
 SPLIT_BURSTS = 8
 
-MAIN = dict(timing=TIMING, channels=2, ports=2, order=DEFAULT_ORDER, queue_depth=16)
-SPLIT = dict(timing=TIMING, channels=2, ports=1, order=CHANNEL_ORDER, queue_depth=8)
+MAIN = dict(timing=TIMING, channels=2, ports=2, order=DEFAULT_ORDER, bank_queue_depth=4)
+SPLIT = dict(timing=TIMING, channels=2, ports=1, order=CHANNEL_ORDER, bank_queue_depth=2)
 
 main_group = pytest.mark.xdist_group("memory_axi_2ch_2p")
 split_group = pytest.mark.xdist_group("memory_axi_2ch_1p_channel_a32")
 
 
 def _main_design():
-    return memory_design(TIMING, channels=2, ports=2, queue_depth=MAIN["queue_depth"])
+    return memory_design(TIMING, channels=2, ports=2, bank_queue_depth=MAIN["bank_queue_depth"])
 
 
 def _split_design():
     # A small build: neither test needs a deep queue or many bursts in flight. The ports
     # are wider than the address map, so bursts can reach past the capacity (DECERR).
     return memory_design(TIMING, channels=2, ports=1, order=CHANNEL_ORDER,
-                         queue_depth=SPLIT["queue_depth"], address_bits=WIDE_ADDRESS_BITS,
+                         bank_queue_depth=SPLIT["bank_queue_depth"], address_bits=WIDE_ADDRESS_BITS,
                          read_bursts=SPLIT_BURSTS, write_bursts=SPLIT_BURSTS)
 
 
@@ -65,7 +65,7 @@ def _system_figures():
         figures = {"read_latency": system.read_latency(),
                    "read_latency_hit": system.read_latency(row_hit=True),
                    "starvation_limit": system.controller.starvation_limit,
-                   "queue_depth": system.controller.queue_depth}
+                   "bank_queue_depth": system.controller.bank_queue_depth}
         del system
         gc.collect()
     return figures

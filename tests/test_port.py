@@ -43,7 +43,7 @@ class Harness(Elaboratable):
     def __init__(self):
         self.port = AXI4Port(timing=SMALL, id_width=4, address_bits=ADDRESS_BITS,
                              read_bursts=4, write_bursts=4)
-        self.controller = ChannelController(timing=SMALL, queue_depth=8,
+        self.controller = ChannelController(timing=SMALL, bank_queue_depth=2,
                                             tag_width=self.port.tag_width)
         self.device = DramDevice(timing=SMALL, stored_rows=STORED_ROWS)
 

@@ -12,7 +12,7 @@ Blocks whose streams are checked in :mod:`rtl.formal.axi` along with their AXI4 
 (:class:`~boards.uart.UARTTransmitter`, :class:`~rtl.accel.sequencer.Sequencer`) have nothing
 to assert about them.
 
-``round_robin_grant_holds`` proves that :func:`~rtl.mem.interconnect.round_robin` holds an
+``round_robin_grant_holds`` proves that :func:`~rtl.mem.bits.round_robin` holds an
 unaccepted grant while its requester still requests, which is what keeps the payload of the
 :class:`~rtl.mem.interconnect.Crossbar` outputs (``stream_crossbar_payload``) and the
 accelerator's AR channel stable under a waiting valid. (It once moved the grant to a requester
@@ -32,7 +32,8 @@ from rtl.accel.results import ResultPath
 from rtl.accel.activations import ActivationPath
 from rtl.accel.weights import WeightPath
 from rtl.mem.controller import ChannelController
-from rtl.mem.interconnect import Crossbar, round_robin
+from rtl.mem.bits import round_robin
+from rtl.mem.interconnect import Crossbar
 from rtl.systolic import WeightStationaryArray, OutputStationaryArray
 from .checkers import FormalHarness, check_streams
 from .job import FormalJob, FORMAL_TIMING
@@ -77,7 +78,7 @@ def _crossbar():
 
 
 class _RoundRobinHarness(wiring.Component):
-    """:func:`~rtl.mem.interconnect.round_robin` over ``count`` requesters that hold their
+    """:func:`~rtl.mem.bits.round_robin` over ``count`` requesters that hold their
     request until it is granted and accepted (stream rules), with the property its
     documentation states: the grant holds while it is not accepted.
 
@@ -141,9 +142,9 @@ JOBS = (
               "OutputStationaryArray (2 x 2, 2-bit operands): its result stream keeps valid "
               "and the row until taken"),
     FormalJob("stream_channel_controller", "prove", 4,
-              _streams_of(lambda: ChannelController(timing=FORMAL_TIMING, queue_depth=2,
+              _streams_of(lambda: ChannelController(timing=FORMAL_TIMING, bank_queue_depth=1,
                                                     tag_width=2)),
-              "ChannelController (queue of 2, a tiny ideal-timing device): its response "
+              "ChannelController (one request per bank, a tiny ideal-timing device): its response "
               "stream keeps valid and payload until taken"),
     FormalJob("stream_activation_path", "bmc", 16,
               _streams_of(lambda: ActivationPath(geometry=TINY_GEOMETRY),

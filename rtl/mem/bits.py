@@ -1,9 +1,9 @@
-"""Priority encoders over bit vectors, shared by the memory-system blocks that pick one slot
-or one bank out of many."""
+"""Priority encoders, arbiters and one-hot selections over bit vectors, shared by the
+memory-system blocks that pick one slot, bank or port out of many."""
 
-from amaranth import Signal
+from amaranth import Signal, Cat, Const, Mux
 
-__all__ = ["lowest_set", "onehot_index"]
+__all__ = ["lowest_set", "onehot_index", "round_robin", "select_onehot"]
 
 
 def lowest_set(m, bits, shape, name):
@@ -25,3 +25,36 @@ def onehot_index(m, onehot, shape, name):
         with m.If(onehot[i]):
             m.d.comb += index.eq(i)
     return index
+
+
+def round_robin(m, requests, count, *, accepted, name):
+    """A round-robin arbiter over ``count`` request bits: returns the one-hot grant. A grant
+    that is not accepted holds while its requester still requests (a stream's payload must
+    not change under a waiting valid), and the priority moves past the granted requester in
+    the cycle ``accepted`` is high."""
+    if count == 1:
+        return requests
+    last = Signal(range(count), name=f"{name}_last", init=count - 1)
+    # Requests above the last grant first, then the rest from the bottom.
+    above = Signal(count, name=f"{name}_above")
+    m.d.comb += above.eq(requests & Cat(Const(0, 1), *(last < i for i in range(1, count))))
+    candidates = Mux(above.any(), above, requests)
+    held = Signal(count, name=f"{name}_held")   # last cycle's grant, not accepted
+    grant = Signal(count, name=f"{name}_grant")
+    m.d.comb += grant.eq(Mux((held & requests).any(), held,
+                             candidates & ~(candidates - 1)))   # lowest set bit
+    m.d.sync += held.eq(Mux(accepted, 0, grant))
+    with m.If(accepted & requests.any()):
+        for i in range(count):
+            with m.If(grant[i]):
+                m.d.sync += last.eq(i)
+    return grant
+
+
+def select_onehot(onehot, values):
+    """The element of ``values`` whose bit of ``onehot`` is set (0 when none is), as an
+    AND-OR tree: one level of gates per bit rather than a chain of multiplexers."""
+    result = 0
+    for bit, value in zip(onehot, values):
+        result = result | Mux(bit, value, 0)
+    return result

@@ -21,37 +21,14 @@ from openmxu.address_map import AddressMap, MAX_CHANNELS
 from ..params import check_int, validating
 from .commands import timing_repr
 from .controller import request_layout, response_layout
+from .bits import round_robin
 from .counters import log2
 from .port import beat_request_layout
 
-__all__ = ["Crossbar", "round_robin", "MAX_PORTS"]
+__all__ = ["Crossbar", "MAX_PORTS"]
 
 #: Most AXI4 ports on one memory system.
 MAX_PORTS = 32
-
-
-def round_robin(m, requests, count, *, accepted, name):
-    """A round-robin arbiter over ``count`` request bits: returns the one-hot grant. A grant
-    that is not accepted holds while its requester still requests (a stream's payload must
-    not change under a waiting valid), and the priority moves past the granted requester in
-    the cycle ``accepted`` is high."""
-    if count == 1:
-        return requests
-    last = Signal(range(count), name=f"{name}_last", init=count - 1)
-    # Requests above the last grant first, then the rest from the bottom.
-    above = Signal(count, name=f"{name}_above")
-    m.d.comb += above.eq(requests & Cat(Const(0, 1), *(last < i for i in range(1, count))))
-    candidates = Mux(above.any(), above, requests)
-    held = Signal(count, name=f"{name}_held")   # last cycle's grant, not accepted
-    grant = Signal(count, name=f"{name}_grant")
-    m.d.comb += grant.eq(Mux((held & requests).any(), held,
-                             candidates & ~(candidates - 1)))   # lowest set bit
-    m.d.sync += held.eq(Mux(accepted, 0, grant))
-    with m.If(accepted & requests.any()):
-        for i in range(count):
-            with m.If(grant[i]):
-                m.d.sync += last.eq(i)
-    return grant
 
 
 class Crossbar(wiring.Component):

@@ -22,7 +22,7 @@ from openmxu.address_map import AddressMap, DEFAULT_ORDER
 from ..params import check_int, validating
 from .commands import DramSignature, resolve_timing, timing_repr
 from .controller import (ChannelController, COUNTERS, COUNTER_BITS, DEFAULT_STARVATION_LIMIT,
-                         MAX_QUEUE_DEPTH)
+                         DEFAULT_BANK_QUEUE_DEPTH)
 from .interconnect import Crossbar, MAX_PORTS
 from .port import AXI4Port, REQUEST_DELAY, RESPONSE_DELAY
 
@@ -56,8 +56,8 @@ class MemorySystem(wiring.Component):
         AXI address width; ``None`` for the map's width (at least 12).
     read_bursts, write_bursts : int
         Bursts in flight per port and direction (1 to 64).
-    queue_depth : int
-        Requests each controller queues (1 to 32).
+    bank_queue_depth : int
+        Requests each bank of each controller queues (1 to 16).
     starvation_limit : int
         Cycles after which a waiting request is served before younger row hits.
 
@@ -70,7 +70,7 @@ class MemorySystem(wiring.Component):
 
     def __init__(self, *, timing="hbm2-2000", channels=1, ports=1, order=DEFAULT_ORDER,
                  id_width=4, address_bits=None, read_bursts=16, write_bursts=16,
-                 queue_depth=MAX_QUEUE_DEPTH, starvation_limit=DEFAULT_STARVATION_LIMIT):
+                 bank_queue_depth=DEFAULT_BANK_QUEUE_DEPTH, starvation_limit=DEFAULT_STARVATION_LIMIT):
         with validating(self):
             timing = resolve_timing(timing)
             address_map = AddressMap(timing=timing, channels=channels, order=order)
@@ -83,7 +83,7 @@ class MemorySystem(wiring.Component):
             self._crossbar = Crossbar(address_map=address_map, ports=ports,
                                       port_tag_width=self._ports[0].tag_width)
             self._controllers = [
-                ChannelController(timing=timing, queue_depth=queue_depth,
+                ChannelController(timing=timing, bank_queue_depth=bank_queue_depth,
                                   starvation_limit=starvation_limit,
                                   tag_width=self._crossbar.channel_tag_width)
                 for _ in range(channels)]
@@ -101,7 +101,7 @@ class MemorySystem(wiring.Component):
         order, AXI ID width and queue depth) with ``ports`` AXI4 ports."""
         return cls(timing=config.memory_preset, channels=config.channels, ports=ports,
                    order=config.address_order, id_width=config.axi_id_width,
-                   queue_depth=config.queue_depth, **kwargs)
+                   bank_queue_depth=config.bank_queue_depth, **kwargs)
 
     @property
     def timing(self):
@@ -136,12 +136,11 @@ class MemorySystem(wiring.Component):
 
     def read_latency(self, *, row_hit=False):
         """Cycles from an unloaded read's AR handshake to its first beat being valid on R:
-        the device's latency (``row_miss_read_latency``, or ``cl`` on a row hit), the
-        controller's :attr:`~rtl.mem.controller.ChannelController.read_overhead` and the
+        the controller's :meth:`~rtl.mem.controller.ChannelController.read_latency` and the
         port's :data:`~rtl.mem.port.REQUEST_DELAY` and :data:`~rtl.mem.port.RESPONSE_DELAY`
         (the crossbar adds none)."""
-        device = self._timing.cl if row_hit else self._timing.row_miss_read_latency
-        return device + self._controllers[0].read_overhead + REQUEST_DELAY + RESPONSE_DELAY
+        return (self._controllers[0].read_latency(row_hit=row_hit) + REQUEST_DELAY
+                + RESPONSE_DELAY)
 
     def __repr__(self):
         port, controller = self._ports[0], self._controllers[0]
@@ -150,7 +149,7 @@ class MemorySystem(wiring.Component):
                 f"order={self._address_map.order!r}, id_width={port.axi_signature.id_width}, "
                 f"address_bits={port.axi_signature.addr_width}, "
                 f"read_bursts={port.read_bursts}, write_bursts={port.write_bursts}, "
-                f"queue_depth={controller.queue_depth}, "
+                f"bank_queue_depth={controller.bank_queue_depth}, "
                 f"starvation_limit={controller.starvation_limit})")
 
     def elaborate(self, platform):

@@ -1,0 +1,196 @@
+"""The data paths of the channel controller: write data out of its store onto the DRAM
+interface, and read data and acknowledgements back as responses."""
+
+from amaranth import Module, Signal, Shape, Cat, Mux
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..commands import resolve_timing, timing_repr
+
+__all__ = ["response_layout", "WriteData", "ResponsePath"]
+
+
+def response_layout(timing, *, tag_width):
+    """``StructLayout`` of one response: the request's ``tag`` and ``write`` and, for a
+    read, the burst's ``data`` (0 for a write)."""
+    timing = resolve_timing(timing)
+    return data.StructLayout({
+        "tag": tag_width,
+        "write": 1,
+        "data": timing.burst_bytes * 8,
+    })
+
+
+class WriteData(wiring.Component):
+    """Write data waits in a memory word per queue slot; beat ``k`` of a WR picked in cycle
+    ``d`` is on ``wdata``/``wmask`` in cycle ``d + 1 + cwl + k`` (registered like the
+    command).
+
+    Members
+    -------
+    store : ``In(1)``, ``store_slot`` : ``In(range(slots))``, ``store_data``, ``store_strobe``
+        Keep a write request's data (AXI strobe polarity) for its slot.
+    issue : ``In(1)``, ``issue_slot`` : ``In(range(slots))``
+        A WR was picked for the slot's request.
+    wdata, wmask : ``Out``
+        The DRAM interface's write beat (a set mask bit keeps the byte, as DFI).
+    release : ``Out(1)``, ``release_slot`` : ``Out(range(slots))``
+        The slot's last beat has left the store: the slot may be reused.
+    done : ``Out(1)``
+        The last beat of a write is on the interface this cycle (its response is due).
+    """
+
+    def __init__(self, *, timing, slots):
+        timing = resolve_timing(timing)
+        self._timing = timing
+        self._slots = slots
+        slot = range(max(slots, 2))
+        super().__init__({
+            "store": In(1), "store_slot": In(slot),
+            "store_data": In(timing.burst_bytes * 8), "store_strobe": In(timing.burst_bytes),
+            "issue": In(1), "issue_slot": In(slot),
+            "wdata": Out(timing.data_bytes_per_cycle * 8),
+            "wmask": Out(timing.data_bytes_per_cycle),
+            "release": Out(1), "release_slot": Out(slot),
+            "done": Out(1),
+        })
+
+    def __repr__(self):
+        return f"WriteData(timing={timing_repr(self._timing)}, slots={self._slots})"
+
+    def elaborate(self, platform):
+        m = Module()
+        t = self._timing
+        beat_bytes = t.data_bytes_per_cycle
+        layout = data.StructLayout({"data": t.burst_bytes * 8, "strobe": t.burst_bytes})
+        m.submodules.store = store = Memory(shape=layout, depth=self._slots, init=[])
+        write = store.write_port()
+        # Read combinationally when the beats are due (cwl may be 0: the first beat then
+        # leaves with the WR).
+        read = store.read_port(domain="comb")
+        m.d.comb += [
+            write.addr.eq(self.store_slot),
+            write.data.data.eq(self.store_data),
+            write.data.strobe.eq(self.store_strobe),
+            write.en.eq(self.store),
+        ]
+        # Delay line: entry s says a WR was picked s cycles ago, for which slot.
+        lines = [(self.issue, self.issue_slot)]
+        for s in range(1, t.cwl + t.burst_cycles + 1):
+            valid = Signal(name=f"line_valid_{s}")
+            slot = Signal.like(self.issue_slot, name=f"line_slot_{s}")
+            m.d.sync += [valid.eq(lines[-1][0]), slot.eq(lines[-1][1])]
+            lines.append((valid, slot))
+        # Bursts on the data bus never overlap (tCCD_S >= burst cycles), so at most one line
+        # entry of the beat window is valid.
+        beat = Signal(range(max(t.burst_cycles, 2)))
+        sending = Signal()
+        for k in range(t.burst_cycles):
+            valid, slot = lines[t.cwl + k]
+            with m.If(valid):
+                m.d.comb += [read.addr.eq(slot), beat.eq(k), sending.eq(1)]
+        with m.If(sending):
+            m.d.sync += [
+                self.wdata.eq(read.data.data.word_select(beat, 8 * beat_bytes)),
+                self.wmask.eq(~read.data.strobe.word_select(beat, beat_bytes)),
+            ]
+        with m.Else():
+            m.d.sync += [self.wdata.eq(0), self.wmask.eq(~0)]
+        release, release_slot = lines[t.cwl + t.burst_cycles - 1]
+        m.d.comb += [
+            self.release.eq(release),
+            self.release_slot.eq(release_slot),
+            self.done.eq(lines[t.cwl + t.burst_cycles][0]),
+        ]
+        return m
+
+
+class ResponsePath(wiring.Component):
+    """Read-beat assembly, the tags of the column commands in flight, and the response FIFO.
+
+    Responses leave the data bus in the order of the column commands, so the tag and kind of
+    each command in flight wait in a plain FIFO. The response FIFO has ``depth`` entries, as
+    many as the controller's credits, so it always has room.
+
+    Members
+    -------
+    issue : ``In(1)``, ``issue_tag``, ``issue_write``
+        A RD or WR was picked this cycle.
+    write_done : ``In(1)``
+        A write's last beat is on the interface.
+    rdata, rdata_valid : ``In``
+        The DRAM interface's read beats.
+    responses : ``Out(stream.Signature(response_layout(...)))``
+    pop : ``Out(1)``
+        A response leaves this cycle (its credit returns).
+    """
+
+    def __init__(self, *, timing, tag_width, depth):
+        timing = resolve_timing(timing)
+        self._timing = timing
+        self._tag_width = tag_width
+        self._depth = depth
+        super().__init__({
+            "issue": In(1), "issue_tag": In(tag_width), "issue_write": In(1),
+            "write_done": In(1),
+            "rdata": In(timing.data_bytes_per_cycle * 8), "rdata_valid": In(1),
+            "responses": Out(stream.Signature(response_layout(timing, tag_width=tag_width))),
+            "pop": Out(1),
+        })
+
+    def __repr__(self):
+        return (f"ResponsePath(timing={timing_repr(self._timing)}, "
+                f"tag_width={self._tag_width}, depth={self._depth})")
+
+    def elaborate(self, platform):
+        m = Module()
+        t = self._timing
+        beat_bits = 8 * t.data_bytes_per_cycle
+        layout = response_layout(t, tag_width=self._tag_width)
+        flight_layout = data.StructLayout({"tag": self._tag_width, "write": 1})
+        m.submodules.in_flight = in_flight = SyncFIFO(
+            width=Shape.cast(flight_layout).width, depth=self._depth)
+        flight_in = Signal(flight_layout)
+        flight_out = data.View(flight_layout, in_flight.r_data)
+        m.d.comb += [
+            flight_in.tag.eq(self.issue_tag),
+            flight_in.write.eq(self.issue_write),
+            in_flight.w_data.eq(flight_in),
+            in_flight.w_en.eq(self.issue),
+        ]
+
+        # Read beats arrive cl cycles after the RD; the last completes the response.
+        beat = Signal(range(max(t.burst_cycles, 2)))
+        earlier_beats = Signal(max(1, (t.burst_cycles - 1) * beat_bits))
+        read_done = Signal()
+        m.d.comb += read_done.eq(self.rdata_valid & (beat == t.burst_cycles - 1))
+        with m.If(self.rdata_valid):
+            m.d.sync += beat.eq(Mux(read_done, 0, beat + 1))
+            if t.burst_cycles > 1:
+                with m.If(~read_done):
+                    m.d.sync += earlier_beats.word_select(beat, beat_bits).eq(self.rdata)
+        read_data = (Cat(earlier_beats[:(t.burst_cycles - 1) * beat_bits], self.rdata)
+                     if t.burst_cycles > 1 else self.rdata)
+
+        # A buffered FIFO of depth 2 can refuse a write while holding one entry; 3 or more
+        # never does.
+        fifo_depth = max(self._depth, 3) if self._depth > 1 else 1
+        m.submodules.response_fifo = fifo = SyncFIFOBuffered(
+            width=Shape.cast(layout).width, depth=fifo_depth)
+        response = Signal(layout)
+        # Read and write data never share a cycle on the bus, so at most one completes.
+        m.d.comb += [
+            response.tag.eq(flight_out.tag),
+            response.write.eq(flight_out.write),
+            response.data.eq(Mux(read_done, read_data, 0)),
+            fifo.w_data.eq(response),
+            fifo.w_en.eq(read_done | self.write_done),
+            in_flight.r_en.eq(read_done | self.write_done),
+            self.responses.valid.eq(fifo.r_rdy),
+            self.responses.payload.eq(fifo.r_data),
+            fifo.r_en.eq(self.responses.ready),
+            self.pop.eq(fifo.r_rdy & self.responses.ready),
+        ]
+        return m
