@@ -63,7 +63,7 @@ class Config:
     axi_id_width : int
         Width of the AXI IDs of the memory ports (4 to 16, default 4).
     bank_queue_depth : int
-        Requests each bank of a pseudo-channel controller queues (1 to 16, default 4; a
+        Requests each bank of a pseudo-channel controller queues (1 to 16, default 8; a
         controller queues ``banks`` times as many).
     block_m : int
         Rows of A per block of the accelerator (a power of two, 8 to 4096, default 128): the
@@ -83,7 +83,7 @@ class Config:
     channels: int = 4
     address_order: tuple = ("bank_group", "column", "bank", "channel", "row")
     axi_id_width: int = 4
-    bank_queue_depth: int = 4
+    bank_queue_depth: int = 8
     block_m: int = 128
     block_k: int = 256
 

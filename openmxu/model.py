@@ -101,10 +101,9 @@ class PerformanceModel:
         from rtl.mem.port import REQUEST_DELAY, RESPONSE_DELAY
         controller = ChannelController(timing=timing, bank_queue_depth=config.bank_queue_depth)
         controller._MustUse__silence = True
-        overhead = controller.read_overhead + REQUEST_DELAY + RESPONSE_DELAY + READ_OVERHEAD
-        self.row_hit_latency = timing.cl + overhead
-        self.row_miss_latency = timing.row_miss_read_latency + overhead
-        self.closed_bank_latency = timing.trcd_rd + timing.cl + overhead
+        around = REQUEST_DELAY + RESPONSE_DELAY + READ_OVERHEAD
+        self.row_hit_latency = controller.read_latency(row_hit=True) + around
+        self.row_miss_latency = controller.read_latency() + around
         self.peak_bytes_per_cycle = config.channels * timing.burst_bytes / timing.burst_cycles
 
     def __repr__(self):

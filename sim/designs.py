@@ -36,7 +36,7 @@ def harness_design(config, depth=HARNESS_DEPTH):
 
 
 def memory_design(timing="hbm2-2000", *, channels=1, ports=1, traffic=False,
-                  order=DEFAULT_ORDER, stored_rows=64, bank_queue_depth=4, address_bits=None,
+                  order=DEFAULT_ORDER, stored_rows=64, bank_queue_depth=8, address_bits=None,
                   read_bursts=16, write_bursts=16):
     """The memory system with device models (:class:`sim.memory.MemoryTestbench`): AXI4
     ports at the top level, or a traffic generator on each port with ``traffic``. The

@@ -70,7 +70,7 @@ class MemoryTestbench(wiring.Component):
     """
 
     def __init__(self, *, timing="hbm2-2000", channels=1, ports=1, order=DEFAULT_ORDER,
-                 bank_queue_depth=4, id_width=4, address_bits=None, read_bursts=16,
+                 bank_queue_depth=8, id_width=4, address_bits=None, read_bursts=16,
                  write_bursts=16, stored_rows=64, traffic=False):
         with validating(self):
             self._system = MemorySystem(timing=timing, channels=channels, ports=ports,

@@ -18,7 +18,7 @@ def test_defaults():
     assert config.macs == 64
     assert config.peak_gops == pytest.approx(12.8)
     assert (config.memory_preset, config.channels, config.axi_id_width,
-            config.bank_queue_depth) == ("hbm2-2000", 4, 4, 4)
+            config.bank_queue_depth) == ("hbm2-2000", 4, 4, 8)
     assert config.address_map.describe()[0] == "row [29:16]"
 
 

@@ -585,25 +585,25 @@ def unused(elaboratable):
 
 def test_parameters_and_interface():
     ctrl = unused(ChannelController(timing="hbm2-2000"))
-    assert (ctrl.bank_queue_depth, ctrl.starvation_limit, ctrl.tag_width) == (4, 256, 8)
-    assert ctrl.capacity == 64
+    assert (ctrl.bank_queue_depth, ctrl.starvation_limit, ctrl.tag_width) == (8, 256, 8)
+    assert ctrl.capacity == 128
     assert ctrl.response_depth == ChannelController.full_rate_response_depth("hbm2-2000")
-    assert (ctrl.write_high_watermark, ctrl.write_low_watermark) == (16, 4)
-    assert repr(ctrl) == ("ChannelController(timing='hbm2-2000', bank_queue_depth=4, "
+    assert (ctrl.write_high_watermark, ctrl.write_low_watermark) == (32, 8)
+    assert repr(ctrl) == ("ChannelController(timing='hbm2-2000', bank_queue_depth=8, "
                           "starvation_limit=256, tag_width=8, response_depth=11, "
-                          "write_high_watermark=16, write_low_watermark=4)")
+                          "write_high_watermark=32, write_low_watermark=8)")
     # Default watermarks of other depths: a quarter of the capacity (rounded up), a quarter
     # of that, and the low one below a given high one.
     for kwargs, watermarks in [({"bank_queue_depth": 1}, (4, 1)),
                                ({"bank_queue_depth": 2}, (8, 2)),
-                               ({"bank_queue_depth": 8}, (32, 8)),
+                               ({"bank_queue_depth": 4}, (16, 4)),
                                ({"timing": "sdr", "bank_queue_depth": 1}, (1, 0)),
                                ({"timing": "sdr", "bank_queue_depth": 3}, (3, 0)),
                                ({"write_high_watermark": 4}, (4, 1)),
                                ({"write_high_watermark": 1}, (1, 0)),
-                               ({"write_low_watermark": 0}, (16, 0)),
-                               ({"write_high_watermark": 64, "write_low_watermark": 63},
-                                (64, 63))]:
+                               ({"write_low_watermark": 0}, (32, 0)),
+                               ({"write_high_watermark": 128, "write_low_watermark": 127},
+                                (128, 127))]:
         ctrl = unused(ChannelController(**{"timing": "hbm2-2000", **kwargs}))
         assert (ctrl.write_high_watermark, ctrl.write_low_watermark) == watermarks, kwargs
     assert COUNTER_BITS == 48
@@ -627,18 +627,18 @@ def test_parameters_and_interface():
                             ({"tag_width": 0}, "tag_width must be"),
                             ({"response_depth": 0}, "response_depth must be"),
                             ({"write_high_watermark": 0},
-                             r"write_high_watermark must be between 1 and 64 "),
-                            ({"write_high_watermark": 65}, "write_high_watermark must be"),
+                             r"write_high_watermark must be between 1 and 128 "),
+                            ({"write_high_watermark": 129}, "write_high_watermark must be"),
                             ({"bank_queue_depth": 1, "write_high_watermark": 17},
                              r"write_high_watermark must be between 1 and 16 \(at most "
                              r"the capacity, banks x bank_queue_depth = 16\), not 17"),
                             ({"write_high_watermark": 1.5}, "write_high_watermark must be an "
                                                             "integer"),
                             ({"write_low_watermark": -1},
-                             r"write_low_watermark must be between 0 and 15 "),
-                            ({"write_low_watermark": 16},
-                             r"write_low_watermark must be between 0 and 15 \(below "
-                             r"write_high_watermark = 16\), not 16"),
+                             r"write_low_watermark must be between 0 and 31 "),
+                            ({"write_low_watermark": 32},
+                             r"write_low_watermark must be between 0 and 31 \(below "
+                             r"write_high_watermark = 32\), not 32"),
                             ({"write_high_watermark": 10, "write_low_watermark": 10},
                              "write_low_watermark must be between 0 and 9 "),
                             ({"write_high_watermark": 1, "write_low_watermark": 1},

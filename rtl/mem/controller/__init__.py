@@ -64,7 +64,7 @@ BANK_COMMAND_SPACING = 2
 
 DEFAULT_TAG_WIDTH = 8
 DEFAULT_STARVATION_LIMIT = 256
-DEFAULT_BANK_QUEUE_DEPTH = 4
+DEFAULT_BANK_QUEUE_DEPTH = 8
 MAX_BANK_QUEUE_DEPTH = 16
 MAX_RESPONSE_DEPTH = 256
 
@@ -99,9 +99,9 @@ class ChannelController(wiring.Component):
 
     Writes are batched: the controller serves reads (read mode) until the pending writes
     reach ``write_high_watermark`` (or only writes are pending, or a new request waits for
-    a bank queue full of writes), then serves writes (write mode) until they drop to
-    ``write_low_watermark`` while reads wait (or no write is pending, or a new request waits
-    for a bank queue holding reads only). Two exceptions keep it correct and starvation
+    a bank queue that holds writes and no reads), then serves writes (write mode) until they
+    drop to ``write_low_watermark`` while reads wait (or no write is pending, or a new
+    request waits for a bank queue that holds reads and no writes). Two exceptions keep it correct and starvation
     free: a request of the other kind that a younger request waits on (same burst address)
     is served at once, ahead of the mode's requests; and once a request has waited
     ``starvation_limit`` cycles, the mode becomes its kind.
@@ -361,16 +361,21 @@ class ChannelController(wiring.Component):
         dwell = Signal(range(limit + 1))        # cycles in the current mode
         starved_reads = each("starved_read").any()
         starved_writes = each("starved_write").any()
-        held_bank_writes = (each("holds_write") & held_onehot).any()
-        blocked = held_valid & ~room            # the input waits for a full bank queue
+        # The input waits for a bank queue full of requests of the other mode only: only a
+        # change of mode makes room in it.
+        blocked = held_valid & ~room
+        blocked_by_writes = (blocked & (each("holds_write") & ~each("holds_read")
+                                        & held_onehot).any())
+        blocked_by_reads = (blocked & (each("holds_read") & ~each("holds_write")
+                                       & held_onehot).any())
         to_read = ((starved_reads & (~starved_writes | (dwell == limit)))
                    | (~starved_writes & ((pending_writes == 0)
                                          | ((pending_writes <= low) & (pending_reads != 0))
-                                         | (blocked & ~held_bank_writes))))
+                                         | blocked_by_reads)))
         to_write = ((starved_writes & (~starved_reads | (dwell == limit)))
                     | (~starved_reads & ((pending_writes >= high)
                                          | ((pending_writes != 0) & (pending_reads == 0))
-                                         | (blocked & held_bank_writes))))
+                                         | blocked_by_writes)))
         switch = Mux(write_mode, to_read, to_write)
         with m.If(switch):
             m.d.sync += [write_mode.eq(~write_mode), dwell.eq(0)]

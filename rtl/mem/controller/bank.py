@@ -76,8 +76,8 @@ class BankMachine(wiring.Component):
         for a request that is not offered (a lower priority).
     open, pre_next : ``Out(1)``
         A row is open; a PRE would be legal next cycle.
-    busy, holds_write : ``Out(1)``
-        A slot is in use; a write is waiting.
+    busy, holds_read, holds_write : ``Out(1)``
+        A slot is in use; a read is waiting; a write is waiting.
     starved_read, starved_write, awaited_read, awaited_write : ``Out(1)``
         A read (write) waiting here has been waiting ``starvation_limit`` cycles; a read
         (write) waiting here is one that a younger request to its burst address waits on.
@@ -104,7 +104,7 @@ class BankMachine(wiring.Component):
             "row_valid": Out(1), "row_act": Out(1), "row_row": Out(bus.row_width),
             "row_lookahead": Out(1),
             "open": Out(1), "pre_next": Out(1),
-            "busy": Out(1), "holds_write": Out(1),
+            "busy": Out(1), "holds_read": Out(1), "holds_write": Out(1),
             "starved_read": Out(1), "starved_write": Out(1),
             "awaited_read": Out(1), "awaited_write": Out(1),
         })
@@ -126,10 +126,13 @@ class BankMachine(wiring.Component):
         occupied = Signal(n)    # in use: pending, or a write whose data is going out
         pending = Signal(n)     # waiting for its RD or WR
         missed = Signal(n)      # an ACT was issued for it
-        # Bit i of older[j]: slot j arrived before slot i. Bit j of waits_on[i]: slot i
-        # waits for slot j, an older request to the same burst address.
-        older = [Signal(n, name=f"slot{j}_older") for j in range(n)]
+        # Relations between slots, one word per slot so that every question about them is a
+        # word operation: bit j of older_than[i], slot j arrived before slot i; bit j of
+        # waits_on[i], slot i waits for slot j, an older request to its burst address; bit j
+        # of waited_by[i], slot j waits for slot i.
+        older_than = [Signal(n, name=f"slot{i}_older_than") for i in range(n)]
         waits_on = [Signal(n, name=f"slot{i}_waits_on") for i in range(n)]
+        waited_by = [Signal(n, name=f"slot{i}_waited_by") for i in range(n)]
         is_open = Signal()
         open_row = Signal.like(self.request.row)
 
@@ -140,9 +143,8 @@ class BankMachine(wiring.Component):
 
         def oldest(selected, name):
             """The oldest slot of ``selected``, one-hot."""
-            return vector(name, [selected[i] & ~Cat(*(selected[j] & older[j][i]
-                                                      for j in range(n) if j != i)).any()
-                                 for i in range(n)] if n > 1 else [selected[0]])
+            return vector(name, [selected[i] & ~(selected & older_than[i]).any()
+                                 for i in range(n)])
 
         # Timing of this bank, as flags for a command picked next cycle ----------------------
         issued = self.col_grant | self.row_grant | self.prea
@@ -177,15 +179,12 @@ class BankMachine(wiring.Component):
         hit = vector("hit", [is_open & (e.row == open_row) for e in entries])
         starved = vector("starved", [age == limit for age in ages])
         hazard = vector("hazard", [(waits_on[i] & pending).any() for i in range(n)])
-        awaited = vector("awaited", [Cat(*(waits_on[j][i] & pending[j] for j in range(n)
-                                           if j != i)).any() if n > 1 else Const(0)
-                                     for i in range(n)])
+        awaited = vector("awaited", [(waited_by[i] & pending).any() for i in range(n)])
         in_mode = Mux(self.write_mode, writes, ~writes)
         offered = vector("offered", [pending & Mux(self.exception, awaited, in_mode | awaited)])
         # A starved miss holds back the younger hits, so that its PRE can go.
         starved_miss = offered & ~hit & starved
-        held_back = vector("held_back", [Cat(*(starved_miss[j] & older[j][i] for j in range(n)
-                                               if j != i)).any() if n > 1 else Const(0)
+        held_back = vector("held_back", [(starved_miss & older_than[i]).any()
                                          for i in range(n)])
         live = vector("live", [offered & hit & ~hazard & ~held_back])
         legal = (writes & wr_next.replicate(n)) | (~writes & rd_next.replicate(n))
@@ -228,24 +227,35 @@ class BankMachine(wiring.Component):
             missed.eq((missed | Mux(act, row_slot, 0)) & ~filling),
         ]
         request = self.request
+        # The pending requests the new one waits for: older ones to its burst address.
+        same_address = Signal(n)
+        m.d.comb += same_address.eq(Cat(*(pending[j] & (entries[j].row == request.row)
+                                          & (entries[j].column == request.column)
+                                          for j in range(n))))
         for i in range(n):
             with m.If(filling[i]):
-                m.d.sync += [entries[i].eq(request), ages[i].eq(0),
-                             waits_on[i].eq(Cat(*(
-                                 pending[j] & (entries[j].row == request.row)
-                                 & (entries[j].column == request.column) if j != i
-                                 else Const(0) for j in range(n))))]
-                for j in range(n):
-                    if j != i:
-                        m.d.sync += [older[j][i].eq(1), older[i][j].eq(0)]
+                m.d.sync += [
+                    entries[i].eq(request), ages[i].eq(0),
+                    # Every slot in use is older; a slot not in use gets its relation when
+                    # it fills.
+                    older_than[i].eq(occupied),
+                    waits_on[i].eq(same_address),
+                    waited_by[i].eq(0),
+                ]
             with m.Else():
                 with m.If(pending[i] & (ages[i] != limit)):
                     m.d.sync += ages[i].eq(ages[i] + 1)
-                # A slot refilled is no longer what slot i waited on.
-                m.d.sync += waits_on[i].eq(waits_on[i] & ~filling)
+                # A slot refilled holds a younger request, which slot i does not wait for.
+                m.d.sync += [
+                    older_than[i].eq(older_than[i] & ~filling),
+                    waits_on[i].eq(waits_on[i] & ~filling),
+                    waited_by[i].eq((waited_by[i] & ~filling)
+                                    | Mux(same_address[i], filling, 0)),
+                ]
 
         m.d.comb += [
             self.busy.eq(occupied.any()),
+            self.holds_read.eq((pending & ~writes).any()),
             self.holds_write.eq((pending & writes).any()),
             self.starved_read.eq((pending & starved & ~writes).any()),
             self.starved_write.eq((pending & starved & writes).any()),
