@@ -22,6 +22,17 @@ alone in its clock domain instead, fed pseudo-random operands
 into ``build/boards/<board>-array``: what the array reaches apart from the memory system, the
 crossing and the placement pressure of the rest.
 
+``build(..., controller_only=True)`` (``openmxu bitstream --controller-only``) builds one
+memory channel controller of the board's memory preset alone in ``sync``, at the board's
+controller clock (100 MHz on the ULX3S), fed pseudo-random requests and read data
+(:class:`boards.ulx3s.ULX3SControllerBench`, :mod:`boards.controller_bench`), into
+``build/boards/<board>-controller``: what the controller's scheduler reaches apart from the
+rest of the memory system. Its report has no MACs (``macs``, ``peak_gops`` and ``fed_gops``
+are ``null``) and names the controller (``"controller": "ChannelController(...)"``).
+
+Every report also has ``"synthesized"``, Yosys's cell counts by resource before placement
+(``{"LUT4": [used, available], "FF": ...}``, a CCU2C carry cell counting as two LUT4s).
+
 A build whose routed Fmax falls short of the target in any clock domain fails with
 :class:`BuildError` after writing the report, naming the clock and the critical path.
 """
@@ -126,8 +137,8 @@ def _domain_of(net):
 
 
 def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=None,
-          array_mhz=None, array_only=False, cells_per_dsp=1, seed=1, check_timing=True,
-          echo=print):
+          array_mhz=None, array_only=False, controller_only=False, controller_options=None,
+          cells_per_dsp=1, seed=1, check_timing=True, echo=print):
     """Build the bitstream of board ``board_name`` and return its report (a dict).
 
     Parameters
@@ -142,7 +153,8 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         Default ``build/boards/<board>``, or ``build/boards/<board>-<memory>`` for a
         back-end other than the board's default.
     clock_mhz : float or None
-        Target clock of the ``sync`` domain; default the board's.
+        Target clock of the ``sync`` domain; default the board's (with ``controller_only``
+        the board's controller clock, :attr:`Board.controller_mhz`).
     array_mhz : float or None
         Target clock of the array's own domain; default the board's (``None`` when the
         board runs the array in ``sync``).
@@ -154,6 +166,15 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         clock reaches apart from the rest. Its report has the ``array`` clock only (or
         ``sync`` on a board whose array runs in ``sync``); the build folder defaults to
         ``build/boards/<board>-array`` (``-array-paired`` with ``cells_per_dsp=2``).
+    controller_only : bool
+        Build the board's controller bench instead (:attr:`Board.controller_bench_class`):
+        one memory channel controller of ``config.memory_preset`` alone in ``sync``, its
+        requests and read data pseudo-random, to measure what its clock reaches apart from
+        the rest. Its report has the ``sync`` clock only; the build folder defaults to
+        ``build/boards/<board>-controller``. Only with the board's default memory back-end.
+    controller_options : dict or None
+        With ``controller_only``, keyword arguments of the controller's constructor beyond
+        ``timing``; default none (the controller's defaults).
     cells_per_dsp : int
         With ``array_only`` on an iCE40 board, 2 puts two array cells on each ``SB_MAC16``
         (:class:`~rtl.systolic.WeightStationaryArray`); default 1.
@@ -161,13 +182,27 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         Raise :class:`BuildError` when a clock misses its target (after writing the report).
     """
     board = find_board(board_name)
+    default = board.memory
     memory = board.memory if memory is None else memory
+    if array_only and controller_only:
+        raise BuildError("array_only and controller_only exclude each other: a bench builds "
+                         "the array or the controller alone")
+    if controller_only and memory != default:
+        raise BuildError(f"memory must be {default!r} with controller_only on {board.name}: "
+                         f"the controller bench builds the default back-end's controller, "
+                         f"not {memory!r}'s")
+    if controller_only and array_mhz is not None:
+        raise BuildError(f"array_mhz must be None with controller_only: the controller runs "
+                         f"in sync (clock_mhz), not {array_mhz!r}")
+    if controller_options is not None and not controller_only:
+        raise BuildError("controller_options need controller_only")
     try:
         board = board.with_memory(memory)
     except ValueError as error:
         raise BuildError(str(error)) from None
     config = board.config if config is None else config
-    clock_mhz = board.clock_mhz if clock_mhz is None else clock_mhz
+    if clock_mhz is None:
+        clock_mhz = board.controller_mhz if controller_only else board.clock_mhz
     array_mhz = board.array_mhz if array_mhz is None else array_mhz
     hard_multipliers = board.hard_multipliers_for(config)
     name = "openmxu_" + board.name.replace("-", "_")
@@ -189,9 +224,18 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
              f"{round(clock_mhz if array_mhz is None else array_mhz, 2)} MHz "
              f"({top.array.hard_multipliers} cells on DSP blocks"
              f"{'' if cells_per_dsp == 1 else f', {cells_per_dsp} to a block'})")
+    elif controller_only:
+        try:
+            top = board.controller_bench(timing=config.memory_preset, clock_mhz=clock_mhz,
+                                         controller_options=controller_options)
+        except (TypeError, ValueError) as error:
+            raise BuildError(str(error)) from None
+        name += "_controller"
+        build_dir = Path(build_dir or f"build/boards/{board.name}-controller")
+        echo(f"{board.name}: one memory channel controller alone at {round(clock_mhz, 2)} MHz "
+             f"({top.controller!r})")
     else:
         estimate = check_fit(board, config, memory=memory, hard_multipliers=hard_multipliers)
-        default = find_board(board_name).memory
         build_dir = Path(build_dir or f"build/boards/{board.name}"
                          + ("" if memory == default else f"-{memory}"))
         echo(f"{board.name}: {config.rows}x{config.cols} array, {config.channels} x "
@@ -228,32 +272,46 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
     seconds["pack"] = _run(steps[2], build_dir, env, build_dir / "pack.log")
 
     fmax, utilization, paths = _parse_report(build_dir / nextpnr_report)
-    # The array bench of a board whose array runs in sync has the sync clock only.
-    target = {} if array_only and array_mhz is not None else {"sync": float(clock_mhz)}
-    if array_mhz is not None:
-        target["array"] = float(array_mhz)
-    # The array's clock sets the peak rate: the target, or the routed Fmax if it falls short.
-    array_clock = "array" if array_mhz is not None else "sync"
+    if controller_only:
+        # The controller bench has the sync clock only, and no array.
+        target = {"sync": float(clock_mhz)}
+        rates = {"macs": None, "cells_per_dsp": cells_per_dsp, "peak_gops": None,
+                 "fed_gops": None}
+    else:
+        # The array bench of a board whose array runs in sync has the sync clock only.
+        target = {} if array_only and array_mhz is not None else {"sync": float(clock_mhz)}
+        if array_mhz is not None:
+            target["array"] = float(array_mhz)
+        # The array's clock sets the peak rate: the target, or the routed Fmax if it falls
+        # short.
+        array_clock = "array" if array_mhz is not None else "sync"
+        rates = {
+            "macs": config.macs,
+            "cells_per_dsp": cells_per_dsp,
+            "peak_gops": round(2 * config.macs * min(target[array_clock],
+                                                     fmax.get(array_clock, 0.0)) / 1000, 2),
+            # The array alone is fed at its own clock.
+            "fed_gops": None if array_only else round(
+                2 * config.macs * min(target["sync"], fmax.get("sync", 0.0),
+                                      target[array_clock], fmax.get(array_clock, 0.0))
+                / 1000, 2),
+        }
     report = {
         "board": board.name,
         "fmax_mhz": {clock: fmax[clock] for clock in target if clock in fmax},
         "target_mhz": target,
         "utilization": utilization,
-        "macs": config.macs,
-        "cells_per_dsp": cells_per_dsp,
-        "peak_gops": round(2 * config.macs * min(target[array_clock],
-                                                 fmax.get(array_clock, 0.0)) / 1000, 2),
-        # The array alone is fed at its own clock.
-        "fed_gops": None if array_only else round(
-            2 * config.macs * min(target["sync"], fmax.get("sync", 0.0), target[array_clock],
-                                  fmax.get(array_clock, 0.0)) / 1000, 2),
+        "synthesized": {resource: list(figures) for resource, figures in cells.items()},
+        **rates,
         "pnr_seconds": round(seconds["pnr"], 1),
         "synth_seconds": round(seconds["synth"], 1),
         "pack_seconds": round(seconds["pack"], 1),
         "other_clocks_mhz": {clock: mhz for clock, mhz in fmax.items() if clock not in target},
-        "config": asdict(config),
+        "config": None if controller_only else asdict(config),
         "memory": None if array_only else memory,
         "array_only": array_only,
+        "controller_only": controller_only,
+        "controller": repr(top.controller) if controller_only else None,
         "device": f"{platform.device}-{platform.package}",
         "seed": seed,
         "critical_paths": paths,
@@ -280,12 +338,17 @@ def format_report(report):
         verdict = "met" if achieved is not None and achieved >= target else "NOT MET"
         lines.append(f"{'clock ' + clock:<24}{achieved} MHz routed, target {round(target, 2)} MHz "
                      f"({verdict})")
-    lines.append(f"{'MACs':<24}{report['macs']}")
-    lines.append(f"{'peak':<24}{report['peak_gops']} GOPS")
-    if report.get("fed_gops") not in (None, report["peak_gops"]):
+    if report.get("controller"):
+        lines.append(f"{'controller':<24}{report['controller']}")
+    if report.get("macs") is not None:
+        lines.append(f"{'MACs':<24}{report['macs']}")
+        lines.append(f"{'peak':<24}{report['peak_gops']} GOPS")
+    if report.get("fed_gops") not in (None, report.get("peak_gops")):
         lines.append(f"{'fed from sync':<24}{report['fed_gops']} GOPS (one vector per sync "
                      f"cycle)")
     lines.append(f"{'place and route':<24}{report['pnr_seconds']} s")
+    for resource, (used, available) in sorted(report.get("synthesized", {}).items()):
+        lines.append(f"{'synthesized ' + resource:<24}{used:>7} / {available}")
     for resource, (used, available) in sorted(report["utilization"].items()):
         if used:
             lines.append(f"{resource:<24}{used:>7} / {available:<7} {100 * used / available:5.1f} %")

@@ -22,9 +22,10 @@ from amaranth.lib import io
 
 from .array_bench import PseudoRandomArrayDriver, bench_array
 from .clocking import ECP5Clocking
+from .controller_bench import PseudoRandomControllerDriver, bench_controller
 from .soc import BoardSoC
 
-__all__ = ["ULX3STop", "ULX3SArrayBench"]
+__all__ = ["ULX3STop", "ULX3SArrayBench", "ULX3SControllerBench"]
 
 
 class ULX3STop(Elaboratable):
@@ -143,6 +144,41 @@ class ULX3SArrayBench(Elaboratable):
             m.domains += ClockDomain(domain)
         m.submodules.driver = driver = DomainRenamer("array")(
             PseudoRandomArrayDriver(self.array))
+        m.submodules.led = led = io.Buffer("o", platform.request("led", 0, dir="-"))
+        m.d.comb += led.o.eq(driver.out)
+        return m
+
+
+class ULX3SControllerBench(Elaboratable):
+    """One memory channel controller alone in ``sync``, at ``clock_mhz`` from the PLL, fed
+    pseudo-random requests and read data, its outputs folded to one LED: what the controller's
+    scheduler reaches on the part apart from the rest of the memory system
+    (``openmxu bitstream --controller-only``; :mod:`boards.controller_bench`).
+
+    Parameters
+    ----------
+    board : Board
+    timing : TimingPreset or str
+        The controller's preset (the board's HBM2 pseudo-channel: ``"hbm2-2000"``).
+    clock_mhz : float
+        The ``sync`` clock, the controller's.
+    controller_options : dict or None
+        Other keyword arguments of the controller's constructor; default none (its
+        defaults).
+    """
+
+    def __init__(self, *, board, timing, clock_mhz, controller_options=None):
+        self.controller = bench_controller(timing=timing, controller_options=controller_options)
+        self.clock_mhz = clock_mhz
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.clk25 = clk25 = io.Buffer("i", platform.request("clk25", 0, dir="-"))
+        m.submodules.clocking = clocking = ECP5Clocking(clock=clk25.i, input_mhz=25,
+                                                        output_mhz=self.clock_mhz)
+        for domain in clocking.domains:
+            m.domains += ClockDomain(domain)
+        m.submodules.driver = driver = PseudoRandomControllerDriver(self.controller)
         m.submodules.led = led = io.Buffer("o", platform.request("led", 0, dir="-"))
         m.d.comb += led.o.eq(driver.out)
         return m

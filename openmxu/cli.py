@@ -111,9 +111,10 @@ def _bench(args):
 
 def _board_bench(output_dir):
     """The board bitstreams: the iCEBreaker's array alone (its 2x4, and a 4x4 with two cells
-    on each SB_MAC16), the ULX3S-85F's array alone, the whole ULX3S on its emulated HBM and on
-    its SDRAM (place-and-route of each whole board takes about an hour on two cores), with
-    their reports copied to ``boards.json``; a timing miss is reported, not fatal."""
+    on each SB_MAC16), the ULX3S-85F's array alone and one HBM2 channel controller alone at
+    100 MHz, the whole ULX3S on its emulated HBM and on its SDRAM (place-and-route of each
+    whole board takes about an hour on two cores), with their reports copied to
+    ``boards.json``; a timing miss is reported, not fatal."""
     import json
     from dataclasses import replace
     from boards.build import build, BuildError
@@ -127,6 +128,8 @@ def _board_bench(output_dir):
                                                    array_only=True, cells_per_dsp=2,
                                                    check_timing=False)
         reports["ulx3s-85f-array"] = build("ulx3s-85f", array_only=True, check_timing=False)
+        reports["ulx3s-85f-controller"] = build("ulx3s-85f", controller_only=True,
+                                                check_timing=False)
         reports["ulx3s-85f"] = build("ulx3s-85f", check_timing=False)
         reports["ulx3s-85f-sdram"] = build("ulx3s-85f", memory="sdram", check_timing=False)
     except (BuildError, FitError) as error:
@@ -152,6 +155,7 @@ def _bitstream(args):
         config = replace(chosen.config, **changes)
         build(chosen.name, config=config, memory=chosen.memory, clock_mhz=args.clock_mhz,
               array_mhz=args.array_mhz, array_only=args.array_only,
+              controller_only=args.controller_only,
               cells_per_dsp=args.cells_per_dsp, seed=args.seed, build_dir=args.build_dir,
               check_timing=not args.allow_timing_fail)
     except (BuildError, FitError, ValueError) as error:
@@ -243,13 +247,18 @@ def main(argv=None):
                            help="build folder (default build/boards/<board>)")
     bitstream.add_argument("--clock-mhz", type=float,
                            help="target clock of the sync domain: host link, sequencer, "
-                                "DMA, memory (default the board's)")
+                                "DMA, memory (default the board's; with --controller-only "
+                                "the controller's, 100 MHz on the ULX3S)")
     bitstream.add_argument("--array-mhz", type=float,
                            help="target clock of the systolic array's own domain (default "
                                 "the board's)")
     bitstream.add_argument("--array-only", action="store_true",
                            help="build the array alone in its clock domain, fed pseudo-random "
                                 "operands (report in build/boards/<board>-array)")
+    bitstream.add_argument("--controller-only", action="store_true",
+                           help="build one memory channel controller of the board's memory "
+                                "preset alone, fed pseudo-random requests and read data "
+                                "(report in build/boards/<board>-controller)")
     bitstream.add_argument("--cells-per-dsp", type=int, choices=(1, 2), default=1,
                            help="array cells per DSP block, with --array-only on the "
                                 "iCEBreaker: 2 puts two int8 cells on each SB_MAC16 in its "

@@ -387,6 +387,94 @@ def test_array_benches_refuse_what_they_cannot_build(tmp_path):
               build_dir=tmp_path, echo=lambda line: None)
 
 
+def test_controller_bench_streams_pseudo_random_requests_and_echoes_reads():
+    """``openmxu bitstream --controller-only`` measures the controller under load: the bench
+    must offer requests of both kinds and take responses, answer every RD with read data on
+    the interface's schedule (beat k ``cl + k`` cycles after it), so that reads complete, and
+    let the outputs reach its pin."""
+    from amaranth.sim import Simulator
+    from boards.controller_bench import PseudoRandomControllerDriver, bench_controller
+    from rtl.mem.commands import ColumnCommand
+    controller = bench_controller(timing="hbm2-2000")
+    timing = controller.dram.signature.timing
+    driver = PseudoRandomControllerDriver(controller)
+    seen = {"requests": 0, "reads": 0, "writes": 0, "toggles": 0}
+    rd_cycles, beat_cycles = [], []
+
+    async def testbench(ctx):
+        previous = 0
+        for cycle in range(2000):
+            _, _, accepted, responded, write, col_valid, col_cmd, beat, out = \
+                await ctx.tick().sample(
+                    controller.requests.valid & controller.requests.ready,
+                    controller.responses.valid & controller.responses.ready,
+                    controller.responses.payload.write, controller.dram.col_valid,
+                    controller.dram.col_cmd, controller.dram.rdata_valid, driver.out)
+            seen["requests"] += accepted
+            if responded:
+                seen["writes" if write else "reads"] += 1
+            if col_valid and col_cmd == ColumnCommand.RD:
+                rd_cycles.append(cycle)
+            if beat:
+                beat_cycles.append(cycle)
+            seen["toggles"] += out != previous
+            previous = out
+
+    sim = Simulator(driver)
+    sim.add_clock(1e-9)
+    sim.add_testbench(testbench)
+    sim.run()
+    assert min(seen.values()) > 20, seen
+    due = sorted(rd + timing.cl + beat for rd in rd_cycles
+                 for beat in range(timing.burst_cycles))
+    assert beat_cycles == [cycle for cycle in due if cycle < 2000]
+
+
+def test_cli_bitstream_builds_the_controller_alone(monkeypatch):
+    import boards.build
+    from openmxu import cli
+    seen = {}
+    monkeypatch.setattr(boards.build, "build",
+                        lambda board_name, **options: seen.update(options))
+    assert cli.main(["bitstream", "--board", "ulx3s-85f", "--controller-only"]) == 0
+    assert seen["controller_only"] and not seen["array_only"]
+    assert seen["clock_mhz"] is None         # the board's controller clock, 100 MHz
+    assert board("ulx3s-85f").controller_mhz == 100.0
+
+
+def test_controller_bench_refuses_what_it_cannot_build(tmp_path):
+    from boards.build import build, BuildError
+
+    def attempt(board_name="ulx3s-85f", **options):
+        build(board_name, build_dir=tmp_path, echo=lambda line: None, **options)
+
+    with pytest.raises(BuildError, match="array_only and controller_only exclude each other"):
+        attempt(array_only=True, controller_only=True)
+    with pytest.raises(BuildError, match="memory must be 'hbm' with controller_only"):
+        attempt(controller_only=True, memory="sdram")
+    with pytest.raises(BuildError, match="array_mhz must be None with controller_only"):
+        attempt(controller_only=True, array_mhz=125.0)
+    with pytest.raises(BuildError, match="controller_options need controller_only"):
+        attempt(controller_options={"tag_width": 4})
+    with pytest.raises(BuildError, match="tag_width must be"):
+        attempt(controller_only=True, controller_options={"tag_width": 0})
+    with pytest.raises(BuildError, match="icebreaker has no controller bench"):
+        attempt("icebreaker", controller_only=True)
+
+
+def test_controller_report_names_the_controller_instead_of_macs():
+    text = format_report({"board": "ulx3s-85f", "fmax_mhz": {"sync": 61.2},
+                          "target_mhz": {"sync": 100.0}, "utilization": {},
+                          "synthesized": {"LUT4": [9000, 83640]},
+                          "controller": "ChannelController(timing='hbm2-2000')",
+                          "macs": None, "peak_gops": None, "fed_gops": None,
+                          "pnr_seconds": 10.0, "critical_paths": []})
+    assert "61.2 MHz routed, target 100.0 MHz (NOT MET)" in text
+    assert "ChannelController(timing='hbm2-2000')" in text
+    assert "MACs" not in text and "GOPS" not in text
+    assert "synthesized LUT4" in text and "9000 / 83640" in text
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("board_name,rows,cols,cells_per_dsp", [
     ("icebreaker", None, None, 1), ("icebreaker", 4, 4, 2), ("ulx3s-85f", 4, 4, 1)])
