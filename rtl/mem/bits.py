@@ -3,7 +3,7 @@ memory-system blocks that pick one slot, bank or port out of many."""
 
 from amaranth import Signal, Cat, Const, Mux
 
-__all__ = ["lowest_set", "onehot_index", "round_robin", "select_onehot"]
+__all__ = ["lowest_set", "onehot_index", "round_robin", "group_round_robin", "select_onehot"]
 
 
 def lowest_set(m, bits, shape, name):
@@ -27,11 +27,11 @@ def onehot_index(m, onehot, shape, name):
     return index
 
 
-def round_robin(m, requests, count, *, accepted, name):
-    """A round-robin arbiter over ``count`` request bits: returns the one-hot grant. A grant
-    that is not accepted holds while its requester still requests (a stream's payload must
-    not change under a waiting valid), and the priority moves past the granted requester in
-    the cycle ``accepted`` is high."""
+def round_robin(m, requests, count, *, accepted, name, hold=True):
+    """A round-robin arbiter over ``count`` request bits: returns the one-hot grant. The
+    priority moves past the granted requester in the cycle ``accepted`` is high. With
+    ``hold``, a grant that is not accepted holds while its requester still requests (a
+    stream's payload must not change under a waiting valid)."""
     if count == 1:
         return requests
     last = Signal(range(count), name=f"{name}_last", init=count - 1)
@@ -39,15 +39,39 @@ def round_robin(m, requests, count, *, accepted, name):
     above = Signal(count, name=f"{name}_above")
     m.d.comb += above.eq(requests & Cat(Const(0, 1), *(last < i for i in range(1, count))))
     candidates = Mux(above.any(), above, requests)
-    held = Signal(count, name=f"{name}_held")   # last cycle's grant, not accepted
+    lowest = candidates & ~(candidates - 1)
     grant = Signal(count, name=f"{name}_grant")
-    m.d.comb += grant.eq(Mux((held & requests).any(), held,
-                             candidates & ~(candidates - 1)))   # lowest set bit
-    m.d.sync += held.eq(Mux(accepted, 0, grant))
+    if hold:
+        held = Signal(count, name=f"{name}_held")   # last cycle's grant, not accepted
+        m.d.comb += grant.eq(Mux((held & requests).any(), held, lowest))
+        m.d.sync += held.eq(Mux(accepted, 0, grant))
+    else:
+        m.d.comb += grant.eq(lowest)
     with m.If(accepted & requests.any()):
         for i in range(count):
             with m.If(grant[i]):
                 m.d.sync += last.eq(i)
+    return grant
+
+
+def group_round_robin(m, requests, groups, *, name):
+    """Round robin over ``groups`` equal groups of request bits, then within the chosen
+    group: each group with a request is served within ``groups`` grants, and each request
+    within as many grants of its group, even when whole groups keep turning eligible and
+    ineligible together (a flat round robin would keep serving the lowest member of a group
+    that becomes eligible just after its turn). Returns the one-hot grant."""
+    count = len(requests)
+    size = count // groups
+    parts = [requests[g * size:(g + 1) * size] for g in range(groups)]
+    if groups == 1:
+        return round_robin(m, requests, count, accepted=Const(1), name=name, hold=False)
+    chosen = round_robin(m, Cat(*(part.any() for part in parts)), groups,
+                         accepted=Const(1), name=f"{name}_group", hold=False)
+    grants = [round_robin(m, part, size, accepted=chosen[g], name=f"{name}_group{g}",
+                          hold=False) if size > 1 else part
+              for g, part in enumerate(parts)]
+    grant = Signal(count, name=f"{name}_grant")
+    m.d.comb += grant.eq(Cat(*(grants[g] & chosen[g].replicate(size) for g in range(groups))))
     return grant
 
 

@@ -27,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from openmxu.dram import MAX_CYCLES
 from ...params import check_int, validating
-from ..bits import round_robin, select_onehot
+from ..bits import group_round_robin, select_onehot
 from ..commands import RowCommand, ColumnCommand, DramSignature, resolve_timing, timing_repr
 from ..counters import log2
 from .bank import BankMachine, entry_layout
@@ -414,8 +414,8 @@ class ChannelController(wiring.Component):
         row_first = row_eligible & ~each("row_lookahead")
         row_choice = Signal(banks)
         m.d.comb += row_choice.eq(Mux(row_first.any(), row_first, row_eligible))
-        col_grant = round_robin(m, col_eligible, banks, accepted=Const(1), name="col_choice")
-        row_grant = round_robin(m, row_choice, banks, accepted=Const(1), name="row_choice")
+        col_grant = group_round_robin(m, col_eligible, groups, name="col_choice")
+        row_grant = group_round_robin(m, row_choice, groups, name="row_choice")
         col_issue = col_grant.any()
         row_issue = row_grant.any()
 
