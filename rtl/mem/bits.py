@@ -3,7 +3,7 @@ memory-system blocks that pick one slot, bank or port out of many."""
 
 from amaranth import Signal, Cat, Const, Mux
 
-__all__ = ["lowest_set", "onehot_index", "round_robin", "group_round_robin", "select_onehot"]
+__all__ = ["lowest_set", "onehot_index", "round_robin", "interleaved_round_robin", "select_onehot"]
 
 
 def lowest_set(m, bits, shape, name):
@@ -54,24 +54,23 @@ def round_robin(m, requests, count, *, accepted, name, hold=True):
     return grant
 
 
-def group_round_robin(m, requests, groups, *, name):
-    """Round robin over ``groups`` equal groups of request bits, then within the chosen
-    group: each group with a request is served within ``groups`` grants, and each request
-    within as many grants of its group, even when whole groups keep turning eligible and
-    ineligible together (a flat round robin would keep serving the lowest member of a group
-    that becomes eligible just after its turn). Returns the one-hot grant."""
+def interleaved_round_robin(m, requests, groups, *, name):
+    """Round robin over ``groups`` equal groups of request bits, taken in interleaved order
+    (the first member of every group, then the second of every group, ...), so that the
+    requesters that follow each other in the rotation belong to different groups. When
+    whole groups turn eligible and ineligible together (a group just served waits), a
+    rotation in plain order would reach the other members of the group just served while
+    it waits, and keep serving its first member; in interleaved order every member gets
+    its turn. Returns the one-hot grant."""
     count = len(requests)
     size = count // groups
-    parts = [requests[g * size:(g + 1) * size] for g in range(groups)]
-    if groups == 1:
-        return round_robin(m, requests, count, accepted=Const(1), name=name, hold=False)
-    chosen = round_robin(m, Cat(*(part.any() for part in parts)), groups,
-                         accepted=Const(1), name=f"{name}_group", hold=False)
-    grants = [round_robin(m, part, size, accepted=chosen[g], name=f"{name}_group{g}",
-                          hold=False) if size > 1 else part
-              for g, part in enumerate(parts)]
+    # order[p] is the position p of the rotation's requester: group (p % groups), member
+    # (p // groups); as a flat index, group * size + member.
+    flat = [(p % groups) * size + p // groups for p in range(count)]
+    rotated = round_robin(m, Cat(*(requests[i] for i in flat)), count, accepted=Const(1),
+                          name=name, hold=False)
     grant = Signal(count, name=f"{name}_grant")
-    m.d.comb += grant.eq(Cat(*(grants[g] & chosen[g].replicate(size) for g in range(groups))))
+    m.d.comb += grant.eq(Cat(*(rotated[flat.index(i)] for i in range(count))))
     return grant
 
 

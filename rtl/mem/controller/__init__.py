@@ -27,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from openmxu.dram import MAX_CYCLES
 from ...params import check_int, validating
-from ..bits import group_round_robin, select_onehot
+from ..bits import interleaved_round_robin, select_onehot
 from ..commands import RowCommand, ColumnCommand, DramSignature, resolve_timing, timing_repr
 from ..counters import log2
 from .bank import BankMachine, entry_layout
@@ -411,11 +411,15 @@ class ChannelController(wiring.Component):
         row_eligible = Signal(banks)
         m.d.comb += row_eligible.eq(each("row_valid") & ~refreshing.replicate(banks) & Cat(*(
             ~row_act[b] | group_bit(timing.act_ok, b) for b in range(banks))))
+        # ACTs are the scarce row commands (tRRD, tFAW), so an eligible ACT of an offered
+        # request goes first; PREs fill the cycles between.
         row_first = row_eligible & ~each("row_lookahead")
+        act_first = row_first & row_act
         row_choice = Signal(banks)
-        m.d.comb += row_choice.eq(Mux(row_first.any(), row_first, row_eligible))
-        col_grant = group_round_robin(m, col_eligible, groups, name="col_choice")
-        row_grant = group_round_robin(m, row_choice, groups, name="row_choice")
+        m.d.comb += row_choice.eq(Mux(act_first.any(), act_first,
+                                      Mux(row_first.any(), row_first, row_eligible)))
+        col_grant = interleaved_round_robin(m, col_eligible, groups, name="col_choice")
+        row_grant = interleaved_round_robin(m, row_choice, groups, name="row_choice")
         col_issue = col_grant.any()
         row_issue = row_grant.any()
 
