@@ -50,9 +50,8 @@ COUNTERS = ("reads", "writes", "bytes", "row_hits", "row_misses", "refreshes", "
 COUNTER_BITS = 48
 
 #: Cycles from accepting a request to its first command on the DRAM interface when nothing
-#: else is going on: the input register, the bank queue, the candidate register and the
-#: command register.
-COMMAND_DELAY = 4
+#: else is going on: the bank queue, the candidate register and the command register.
+COMMAND_DELAY = 3
 
 #: Cycles an unloaded read spends in the controller's registers and FIFOs, on top of the
 #: device's latency to the last beat: :data:`COMMAND_DELAY` and 2 through the response FIFO.
@@ -135,8 +134,9 @@ class ChannelController(wiring.Component):
     Members
     -------
     requests : ``In(stream.Signature(request_layout(timing, tag_width=tag_width)))``
-        Burst requests. ``ready`` is high while the input register is empty or its request
-        moves into its bank's queue. A ``bank``, ``row`` or ``column`` field whose count is 1
+        Burst requests. A request enters its bank's queue in the cycle it is accepted, or
+        waits in the input register while that queue is full; ``ready`` is high while the
+        input register is empty or its request moves into its bank's queue. A ``bank``, ``row`` or ``column`` field whose count is 1
         is one bit wide and must be 0.
     responses : ``Out(stream.Signature(response_layout(timing, tag_width=tag_width)))``
         One response per request, in the order the data crossed the DRAM interface (not
@@ -316,39 +316,50 @@ class ChannelController(wiring.Component):
         def bank_of(value):
             return value[:log2(banks)] if banks > 1 else Const(0, 1)
 
-        # Input register: the request waits here for room in its bank's queue, so that
-        # ``ready`` depends on registers only.
+        # Input: a request enters its bank's queue in the cycle it is accepted if the queue
+        # has room, and otherwise waits in the input register, so that ``ready`` depends on
+        # registers only.
         held = Signal(request_layout(t, tag_width=self._tag_width))
         held_valid = Signal()
         held_onehot = Signal(banks)
-        m.d.comb += held_onehot.eq((Const(1, banks) << bank_of(held.bank))[:banks])
+        incoming_onehot = Signal(banks)
+        m.d.comb += [
+            held_onehot.eq((Const(1, banks) << bank_of(held.bank))[:banks]),
+            incoming_onehot.eq((Const(1, banks) << bank_of(self.requests.payload.bank))[:banks]),
+        ]
         room = (each("has_room") & held_onehot).any()
-        enqueue = held_valid & room
         accept = self.requests.valid & self.requests.ready
         m.d.comb += self.requests.ready.eq(~held_valid | room)
-        with m.If(accept):
+        entering = Signal.like(held)
+        entering_onehot = Signal(banks)
+        m.d.comb += [
+            entering.eq(Mux(held_valid, held, self.requests.payload)),
+            entering_onehot.eq(Mux(held_valid, held_onehot, incoming_onehot)),
+        ]
+        enqueue = (held_valid | accept) & (each("has_room") & entering_onehot).any()
+        with m.If(accept & (held_valid | ~enqueue)):
             m.d.sync += [held.eq(self.requests.payload), held_valid.eq(1)]
         with m.Elif(enqueue):
             m.d.sync += held_valid.eq(0)
         for b, machine in enumerate(machines):
             m.d.comb += [
-                machine.enqueue.eq(enqueue & held_onehot[b]),
-                machine.request.write.eq(held.write),
-                machine.request.row.eq(held.row),
-                machine.request.column.eq(held.column),
-                machine.request.tag.eq(held.tag),
+                machine.enqueue.eq(enqueue & entering_onehot[b]),
+                machine.request.write.eq(entering.write),
+                machine.request.row.eq(entering.row),
+                machine.request.column.eq(entering.column),
+                machine.request.tag.eq(entering.tag),
             ]
-        free_slot = select_onehot(held_onehot, [machine.free_slot for machine in machines])
+        free_slot = select_onehot(entering_onehot, [machine.free_slot for machine in machines])
 
         def global_slot(slot, bank):
             return Cat(slot[:slot_bits], bank) if slot_bits else bank
 
         m.submodules.write_data = write_data = WriteData(timing=t, slots=banks << slot_bits)
         m.d.comb += [
-            write_data.store.eq(enqueue & held.write),
-            write_data.store_slot.eq(global_slot(free_slot, bank_of(held.bank))),
-            write_data.store_data.eq(held.data),
-            write_data.store_strobe.eq(held.strobe),
+            write_data.store.eq(enqueue & entering.write),
+            write_data.store_slot.eq(global_slot(free_slot, bank_of(entering.bank))),
+            write_data.store_data.eq(entering.data),
+            write_data.store_strobe.eq(entering.strobe),
         ]
 
         # Write batching ----------------------------------------------------------------------
@@ -473,9 +484,9 @@ class ChannelController(wiring.Component):
 
         # Pending counts of the mode rule: +1 on entering a bank queue, -1 on the RD/WR.
         m.d.sync += [
-            pending_reads.eq(pending_reads + (enqueue & ~held.write)
+            pending_reads.eq(pending_reads + (enqueue & ~entering.write)
                              - (col_issue & ~issue_write)),
-            pending_writes.eq(pending_writes + (enqueue & held.write)
+            pending_writes.eq(pending_writes + (enqueue & entering.write)
                               - (col_issue & issue_write)),
         ]
 
