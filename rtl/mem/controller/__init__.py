@@ -298,7 +298,6 @@ class ChannelController(wiring.Component):
         t = self._timing
         banks, groups = t.banks, t.bank_groups
         depth = self._bank_queue_depth
-        slot_bits = log2(1 << (depth - 1).bit_length())        # bits of a slot number
         group_shift = log2(t.banks_per_group)
         limit = self._starvation_limit
 
@@ -351,15 +350,13 @@ class ChannelController(wiring.Component):
             ]
         free_slot = select_onehot(entering_onehot, [machine.free_slot for machine in machines])
 
-        def global_slot(slot, bank):
-            return Cat(slot[:slot_bits], bank) if slot_bits else bank
-
-        m.submodules.write_data = write_data = WriteData(timing=t, slots=banks << slot_bits)
+        m.submodules.write_data = write_data = WriteData(timing=t, bank_slots=depth)
         m.d.comb += [
             write_data.store.eq(enqueue & entering.write),
-            write_data.store_slot.eq(global_slot(free_slot, bank_of(entering.bank))),
-            write_data.store_data.eq(entering.data),
-            write_data.store_strobe.eq(entering.strobe),
+            write_data.store_bank.eq(bank_of(entering.bank)),
+            write_data.store_slot.eq(free_slot),
+            write_data.store_burst.data.eq(entering.data),
+            write_data.store_burst.strobe.eq(entering.strobe),
         ]
 
         # Write batching ----------------------------------------------------------------------
@@ -493,16 +490,15 @@ class ChannelController(wiring.Component):
         # Data paths and credits --------------------------------------------------------------
         m.d.comb += [
             write_data.issue.eq(col_issue & issue_write),
-            write_data.issue_slot.eq(global_slot(issue_slot, col_bank)),
+            write_data.issue_bank.eq(col_bank),
+            write_data.issue_slot.eq(issue_slot),
             dram.wdata.eq(write_data.wdata),
             dram.wmask.eq(write_data.wmask),
         ]
-        release_bank = write_data.release_slot[slot_bits:] if banks > 1 else Const(0, 1)
         for b, machine in enumerate(machines):
             m.d.comb += [
-                machine.release.eq(write_data.release & (release_bank == b)),
-                machine.release_slot.eq(write_data.release_slot[:slot_bits]
-                                        if slot_bits else 0),
+                machine.release.eq(write_data.release & (write_data.release_bank == b)),
+                machine.release_slot.eq(write_data.release_slot),
             ]
         m.submodules.response_path = responses = ResponsePath(
             timing=t, tag_width=self._tag_width, depth=self._response_depth)

@@ -23,64 +23,80 @@ def response_layout(timing, *, tag_width):
     })
 
 
+def burst_layout(timing):
+    """``StructLayout`` of a write burst in the store: its ``data`` and ``strobe``."""
+    return data.StructLayout({"data": timing.burst_bytes * 8, "strobe": timing.burst_bytes})
+
+
 class WriteData(wiring.Component):
     """Write data waits in a memory word per queue slot; beat ``k`` of a WR picked in cycle
     ``d`` is on ``wdata``/``wmask`` in cycle ``d + 1 + cwl + k`` (registered like the
     command).
 
+    Slots are numbered per bank: ``banks`` banks of ``bank_slots`` slots each.
+
     Members
     -------
-    store : ``In(1)``, ``store_slot`` : ``In(range(slots))``, ``store_data``, ``store_strobe``
-        Keep a write request's data (AXI strobe polarity) for its slot.
-    issue : ``In(1)``, ``issue_slot`` : ``In(range(slots))``
+    store : ``In(1)``, ``store_bank``, ``store_slot``, ``store_burst``
+        Keep a write request's data and strobes (AXI polarity) for its bank's slot.
+    issue : ``In(1)``, ``issue_bank``, ``issue_slot``
         A WR was picked for the slot's request.
     wdata, wmask : ``Out``
         The DRAM interface's write beat (a set mask bit keeps the byte, as DFI).
-    release : ``Out(1)``, ``release_slot`` : ``Out(range(slots))``
+    release : ``Out(1)``, ``release_bank``, ``release_slot``
         The slot's last beat has left the store: the slot may be reused.
     done : ``Out(1)``
         The last beat of a write is on the interface this cycle (its response is due).
     """
 
-    def __init__(self, *, timing, slots):
+    def __init__(self, *, timing, bank_slots):
         timing = resolve_timing(timing)
         self._timing = timing
-        self._slots = slots
-        slot = range(max(slots, 2))
+        self._bank_slots = bank_slots
+        bank, slot = range(max(timing.banks, 2)), range(max(bank_slots, 2))
         super().__init__({
-            "store": In(1), "store_slot": In(slot),
-            "store_data": In(timing.burst_bytes * 8), "store_strobe": In(timing.burst_bytes),
-            "issue": In(1), "issue_slot": In(slot),
+            "store": In(1), "store_bank": In(bank), "store_slot": In(slot),
+            "store_burst": In(burst_layout(timing)),
+            "issue": In(1), "issue_bank": In(bank), "issue_slot": In(slot),
             "wdata": Out(timing.data_bytes_per_cycle * 8),
             "wmask": Out(timing.data_bytes_per_cycle),
-            "release": Out(1), "release_slot": Out(slot),
+            "release": Out(1), "release_bank": Out(bank), "release_slot": Out(slot),
             "done": Out(1),
         })
 
     def __repr__(self):
-        return f"WriteData(timing={timing_repr(self._timing)}, slots={self._slots})"
+        return (f"WriteData(timing={timing_repr(self._timing)}, "
+                f"bank_slots={self._bank_slots})")
 
     def elaborate(self, platform):
         m = Module()
         t = self._timing
         beat_bytes = t.data_bytes_per_cycle
-        layout = data.StructLayout({"data": t.burst_bytes * 8, "strobe": t.burst_bytes})
-        m.submodules.store = store = Memory(shape=layout, depth=self._slots, init=[])
+        layout = burst_layout(t)
+        slot_bits = (self._bank_slots - 1).bit_length()
+        bank_bits = (t.banks - 1).bit_length()
+
+        def address(bank, slot):
+            return Cat(slot[:slot_bits], bank[:bank_bits])
+
+        m.submodules.store = store = Memory(shape=layout, depth=1 << (slot_bits + bank_bits),
+                                            init=[])
         write = store.write_port()
         # Read combinationally when the beats are due (cwl may be 0: the first beat then
         # leaves with the WR).
         read = store.read_port(domain="comb")
         m.d.comb += [
-            write.addr.eq(self.store_slot),
-            write.data.data.eq(self.store_data),
-            write.data.strobe.eq(self.store_strobe),
+            write.addr.eq(address(self.store_bank, self.store_slot)),
+            write.data.eq(self.store_burst),
             write.en.eq(self.store),
         ]
         # Delay line: entry s says a WR was picked s cycles ago, for which slot.
-        lines = [(self.issue, self.issue_slot)]
+        issued = Signal(max(1, slot_bits + bank_bits))
+        m.d.comb += issued.eq(address(self.issue_bank, self.issue_slot))
+        lines = [(self.issue, issued)]
         for s in range(1, t.cwl + t.burst_cycles + 1):
             valid = Signal(name=f"line_valid_{s}")
-            slot = Signal.like(self.issue_slot, name=f"line_slot_{s}")
+            slot = Signal.like(issued, name=f"line_slot_{s}")
             m.d.sync += [valid.eq(lines[-1][0]), slot.eq(lines[-1][1])]
             lines.append((valid, slot))
         # Bursts on the data bus never overlap (tCCD_S >= burst cycles), so at most one line
@@ -98,10 +114,11 @@ class WriteData(wiring.Component):
             ]
         with m.Else():
             m.d.sync += [self.wdata.eq(0), self.wmask.eq(~0)]
-        release, release_slot = lines[t.cwl + t.burst_cycles - 1]
+        release, release_address = lines[t.cwl + t.burst_cycles - 1]
         m.d.comb += [
             self.release.eq(release),
-            self.release_slot.eq(release_slot),
+            self.release_slot.eq(release_address[:slot_bits]),
+            self.release_bank.eq(release_address[slot_bits:]),
             self.done.eq(lines[t.cwl + t.burst_cycles][0]),
         ]
         return m

@@ -116,9 +116,11 @@ class ChannelTiming(wiring.Component):
 
         def bus_flag(threshold, name):
             flag = Signal(name=name, init=1)
+            counting = (bus_busy <= threshold + 1
+                        if threshold + 1 < max(read_busy, write_busy) else Const(1))
             m.d.sync += flag.eq(Mux(self.rd, Const(int(read_busy <= threshold), 1),
                                 Mux(self.wr, Const(int(write_busy <= threshold), 1),
-                                    bus_busy <= threshold + 1)))
+                                    counting)))
             return flag
 
         rd_any = rd_any & bus_flag(t.cl, "bus_free_for_rd")
