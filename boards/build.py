@@ -174,7 +174,8 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
         ``build/boards/<board>-controller``. Only with the board's default memory back-end.
     controller_options : dict or None
         With ``controller_only``, keyword arguments of the controller's constructor beyond
-        ``timing``; default none (the controller's defaults).
+        ``timing``; ``bank_queue_depth`` defaults to the board configuration's (2 on the
+        ULX3S), the others to the controller's defaults.
     cells_per_dsp : int
         With ``array_only`` on an iCE40 board, 2 puts two array cells on each ``SB_MAC16``
         (:class:`~rtl.systolic.WeightStationaryArray`); default 1.
@@ -226,8 +227,11 @@ def build(board_name, *, config=None, memory=None, build_dir=None, clock_mhz=Non
              f"{'' if cells_per_dsp == 1 else f', {cells_per_dsp} to a block'})")
     elif controller_only:
         try:
+            # The board's own queue size unless told otherwise: the controller the board
+            # design holds.
+            options = {"bank_queue_depth": config.bank_queue_depth, **(controller_options or {})}
             top = board.controller_bench(timing=config.memory_preset, clock_mhz=clock_mhz,
-                                         controller_options=controller_options)
+                                         controller_options=options)
         except (TypeError, ValueError) as error:
             raise BuildError(str(error)) from None
         name += "_controller"
