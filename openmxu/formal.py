@@ -146,6 +146,24 @@ def _trace(workdir):
     return traces[0] if traces else None
 
 
+def _kill_session(session):
+    """End every process of the session SymbiYosys leads. Its engines run in process groups
+    of their own inside that session, so ending SymbiYosys' group alone would leave the
+    solvers of a timed-out job running."""
+    os.killpg(session, signal.SIGKILL)
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.getsid(int(entry.name)) == session:
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
 def run_job(job, folder, found_tools, *, timeout=DEFAULT_TIMEOUT):
     """Run SymbiYosys on a job written by :func:`write_job`; returns its result record."""
     folder = Path(folder)
@@ -162,7 +180,7 @@ def run_job(job, folder, found_tools, *, timeout=DEFAULT_TIMEOUT):
         output, _ = process.communicate(timeout=timeout)
         result = _status(workdir, output)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        _kill_session(process.pid)
         output, _ = process.communicate()
         result = "TIMEOUT"
     seconds = time.monotonic() - start

@@ -1,8 +1,8 @@
 """The formal jobs of the systolic array and the memory controller (rtl/formal/systolic.py,
 rtl/formal/controller.py): every job builds and converts to RTLIL; the independent timing
-checker and the reference product behave in simulation as the rules say; one fast proof
-runs through SymbiYosys and passes, and the mutation job fails with a counterexample that
-names the broken rule. ``make formal`` runs the rest."""
+checker and the reference product behave in simulation as the rules say; the wait bound is
+built as documented; one fast check runs through SymbiYosys and passes, and the mutation job
+fails with a counterexample that names the broken rule. ``make formal`` runs the rest."""
 
 import re
 
@@ -20,7 +20,8 @@ from rtl.mem.device import ErrorRule
 JOBS = systolic.JOBS + controller.JOBS
 JOBS_BY_NAME = {job.name: job for job in JOBS}
 
-#: A k-induction of every timing rule of the tiny preset (a few seconds).
+#: A k-induction of every timing rule of the tiny preset but the refresh deadline (a few
+#: seconds).
 PASSING = "controller_timing_tiny"
 #: The controller with tRCD_RD one cycle short.
 MUTATION = "controller_mutant_trcd"
@@ -144,6 +145,25 @@ def test_reference_product_is_the_signed_product():
 def test_the_bounded_check_of_the_wait_reaches_past_the_bound():
     job = JOBS_BY_NAME["controller_wait_mini"]
     assert job.depth > controller.wait_bound(**controller.WAIT_CONFIGURATION)
+
+
+def test_the_wait_bound_grows_with_the_limit_the_queue_and_the_credits():
+    base = dict(controller.WAIT_CONFIGURATION)
+    bound = controller.wait_bound(**base)
+    # Two starvation limits, and one more service per request ahead in the bank.
+    assert controller.wait_bound(**{**base, "starvation_limit": 3}) > bound + 2
+    assert controller.wait_bound(**{**base, "bank_queue_depth": 2}) > bound
+    # With fewer credits than the full rate needs, a credit may have to come back first.
+    assert controller.wait_bound(**{**base, "response_depth": 1}) > bound
+    # Without refresh, no refresh term.
+    no_refresh = controller.MINI.replace(name="no-refresh", trefi=0, trfc=0,
+                                         max_postponed_refreshes=0)
+    assert controller.wait_bound(**{**base, "timing": no_refresh}) < bound
+
+
+def test_the_wait_bound_refuses_a_refresh_that_fills_its_interval():
+    with pytest.raises(ValueError, match="refresh interval"):
+        controller.wait_bound(controller.TINY, bank_queue_depth=1, starvation_limit=2)
 
 
 def _broken_rules(vcd_text):

@@ -4,20 +4,26 @@ The controller runs with free requests on its input, a free consumer (always rea
 wait bound, which a stalled consumer would rightly stretch), and a device that returns read
 data ``cl`` cycles after each RD; its command stream goes to
 :class:`~rtl.formal.dram_rules.DramRuleChecker`, which asserts the timing rules from the
-preset figures. Small configurations keep the proofs short: a queue of two or four slots, two
-credits, and either a tiny custom preset (four banks in two groups, every figure a few cycles)
-or the real hbm2-2000 and sdr presets.
+preset figures. Small configurations keep the checks short: one or two requests per bank, two
+credits (the wait bound's: the controller's default, a credit for every burst in flight),
+and either a tiny custom preset (four banks in two groups, every figure a few cycles) or the
+real hbm2-2000 and sdr presets.
 
-The k-induction proofs need the checker's view of the device and the controller's own
-bookkeeping to agree (an induction step may start in any state that satisfies the
-assertions, and a controller that believed a closed bank open would be one such state). The
-harness therefore also asserts lemmas, read from the controller's netlist by signal name
-(:class:`~rtl.formal.netlist.Netlist`): its open banks and rows are the device's; each of
-its counters of the cycles since an event is exactly what the checker's windows say; the
-checker's windows agree with each other; no two pending requests are equally old and the
-relations between slots are those of their addresses; and a forced refresh proceeds as the
-controller documents it. Lemmas are assertions like any other, proven with the rest; they
-only make the induction close in two steps.
+The timing rules are proven for all time by k-induction. An induction step may start in any
+state that satisfies the assertions, so the harness also asserts lemmas that tie the
+controller's view of the device to the checker's (:meth:`ControllerHarness._lemmas`): each
+bank machine's open row and every counter of the cycles since an event are what the
+checker's windows say. Refresh is the exception: whether the next REF comes in time depends
+on the refresh bookkeeping over a refresh interval or more (thousands of cycles on the real
+presets), which these lemmas leave out, so the proofs leave out ``refresh_starved``, and a
+bounded check (``bmc``) of the tiny preset covers refresh over several intervals. The other properties are bounded too: every request reaching
+its command (``addresses``), and the wait bound, past the bound.
+
+The harness reads some of the controller's internal signals
+(:class:`~rtl.formal.netlist.Netlist`): each bank machine's ``enqueue``, ``free_slot``,
+``col_grant`` and ``col_slot`` ports and its ``pending``, ``occupied`` and ``starved`` slots,
+to follow each request from the port into its bank's queue and out as a command; and, for
+the lemmas, the bank machines' and the channel timing's counters.
 """
 
 from amaranth import Module, Signal, Cat, Const, Mux, ResetSignal
@@ -26,17 +32,18 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In
 
 from openmxu.dram import TimingPreset, preset
-from rtl.mem.controller import ChannelController, BankState, request_layout
+from rtl.mem.controller import (ChannelController, BankMachine, ChannelTiming,
+                                request_layout, BANK_COMMAND_SPACING)
 from rtl.mem.commands import RowCommand, ColumnCommand, DramSignature
 from .dram_rules import DramRuleChecker, RULES
 from .job import FormalJob
-from .netlist import Netlist, view
+from .netlist import Netlist
 
 __all__ = ["TINY", "MINI", "wait_bound", "ControllerHarness", "JOBS"]
 
 
 #: Four banks in two groups, two rows of two bursts, one-byte beats, and every timing figure
-#: a few cycles but each rule distinct, so that a proof covers every rule in a short depth.
+#: a few cycles but each rule distinct, so that a short check covers every rule.
 #: One refresh may be postponed: the device wants a REF every 24 cycles at the latest.
 TINY = TimingPreset(
     name="formal-tiny", tck_ns=1.0, data_bytes_per_cycle=1, burst_bytes=2,
@@ -47,42 +54,91 @@ TINY = TimingPreset(
 
 
 #: Two banks of two rows of two one-beat bursts, every figure the least the protocol allows
-#: but a refresh every 8 cycles (one postponable): the shortest service of a request, for
-#: the bounded check of the wait bound.
+#: but a refresh every 32 cycles (one postponable, so under load each is forced as its
+#: interval ends): the shortest service of a request, for the bounded check of the wait
+#: bound, which then spans two refreshes.
 MINI = TimingPreset(
     name="formal-mini", tck_ns=1.0, data_bytes_per_cycle=1, burst_bytes=1,
     banks=2, bank_groups=1, row_bytes=2, rows=2,
     cl=1, cwl=0, trcd_rd=1, trcd_wr=1, trp=1, tras=1, trc=2, twr=0, trtp=0,
     tccd_s=1, tccd_l=1, trrd_s=1, trrd_l=1, tfaw=0, twtr_s=0, twtr_l=0,
-    trefi=8, trfc=1, max_postponed_refreshes=1)
+    trefi=32, trfc=1, max_postponed_refreshes=1)
 
 
-def _any_of(values):
-    """The bitwise OR of ``values``."""
-    result = values[0]
-    for value in values[1:]:
-        result = result | value
-    return result
+def wait_bound(timing, *, bank_queue_depth, starvation_limit, response_depth=None):
+    """Cycles from accepting a request to picking its RD or WR, with the consumer always
+    ready: a bound built from the rules, not the worst case itself.
 
+    The request ``R`` waits in the input register while its bank's queue is full, then in
+    the queue. Requests enter the queues in the order they were accepted, so nothing enters
+    ``R``'s bank before it: the requests ahead of ``R`` in its bank are those queued when
+    ``R`` was accepted, at most ``bank_queue_depth``, and each has waited longer than ``R``:
 
-def wait_bound(timing, *, queue_depth, starvation_limit):
-    """Cycles a request may wait in the queue, from its acceptance to its RD or WR, with the
-    consumer always ready: the starvation limit, then each request of the queue served in
-    turn (an older one first at worst), each a row miss, and two refreshes.
+    * within ``starvation_limit`` cycles they are all starved; a starved miss holds back the
+      younger hits of its bank and the oldest offered miss gets the row, so the bank serves
+      its starved requests of one kind oldest first, each within ``S`` (below);
+    * the first of them frees its slot within ``S``, or ``cwl + burst_cycles`` later for a
+      write (its data leaves the store first), and ``R`` enters the queue; ``R`` is starved
+      ``starvation_limit`` cycles later and is served ``S`` after the later of that and the
+      service of the others ahead of it (at most ``bank_queue_depth - 1``, one ``S`` each).
 
-    A row miss waits for the open row's tRAS, tRTP or tWR, then tRP, tRC and tRCD, the data
-    bus (tCCD, tWTR or the read data before a WR) and a credit (the response of an earlier
-    command, ``max(cl, cwl) + burst_cycles + 3`` cycles); a refresh is the drain
-    (``ChannelController._refresh_drain``) and tRFC. The figure is a bound built from the
-    rules, not the worst case itself."""
+    Adding these up: ``2 * starvation_limit + (bank_queue_depth + 1) * S + cwl +
+    burst_cycles + 4`` (the last for the registers between a slot freeing, ``R`` entering
+    and its age counting).
+
+    ``S``, the service of a starved request that is the oldest of its kind in its bank:
+
+    * the other kind's turn: with starved requests of both kinds, the mode changes once it
+      has lasted ``starvation_limit`` cycles (``+ 2`` for the mode and the candidate
+      registers);
+    * a row miss: the open row's tRAS, tRTP or tWR (its last command just picked), tRP, then
+      tRCD, each command at least ``BANK_COMMAND_SPACING`` after the one before;
+    * the round robin: ahead of each of its PRE, ACT and RD/WR, one command of every other
+      bank, tRRD or tCCD apart;
+    * the data bus turning around (tWTR after a write's data before a RD; the read data
+      before a WR);
+    * a credit held by an earlier command, ``max(cl, cwl) + burst_cycles + 4`` cycles, unless
+      ``response_depth`` is at least :meth:`ChannelController.full_rate_response_depth`
+      (``None``, the default), with which a credit is always left.
+
+    Refreshes come on top, each its drain (``ChannelController._refresh_drain``), tRFC, and
+    the row opened again (ACT, then tRCD): one per tREFI interval the wait spans (a request
+    waiting keeps the controller from refreshing early), plus the ones owed when it starts
+    (``max_postponed_refreshes``, at least one).
+
+    Two conditions of the argument, which the controller does not enforce: with starved
+    requests of both kinds in one bank (``bank_queue_depth`` of 2 or more) a mode's turn of
+    ``starvation_limit + 1`` cycles must fit ``S`` past its first term, a refresh included,
+    or the two kinds can take the bank's row from each other forever; and a request of the other kind that a younger
+    one waits on (same burst address, so in the same bank) is served first, ahead of the
+    mode, which the figure does not count. With one request per bank neither arises: a bank
+    offers nothing in the other kind's turn, so its row is opened ahead for its request
+    (lookahead), and no younger request shares its queue."""
     t = timing
     write_end = t.cwl + t.burst_cycles
-    row_miss = (max(1, t.tras, t.trtp, write_end + t.twr) + t.trp + t.trc
-                + max(t.trcd_rd, t.trcd_wr)
-                + max(t.tccd_l, write_end + t.twtr_l, t.cl + t.burst_cycles)
-                + max(t.cl, t.cwl) + t.burst_cycles + 3)
-    refresh = (ChannelController._refresh_drain(t) + t.trfc) if t.refresh_enabled else 0
-    return starvation_limit + queue_depth * row_miss + 2 * refresh
+    spacing = BANK_COMMAND_SPACING
+    row_miss = (max(1, t.tras, t.trtp, write_end + t.twr) + max(t.trp, spacing)
+                + max(t.trcd_rd, t.trcd_wr, spacing))
+    others = (t.banks - 1) * (2 * max(1, t.trrd_s, t.trrd_l) + max(t.tccd_s, t.tccd_l))
+    turnaround = max(write_end + t.twtr_l, t.cl + t.burst_cycles - t.cwl)
+    credits = ChannelController.full_rate_response_depth(t)
+    credit = (0 if response_depth is None or response_depth >= credits
+              else max(t.cl, t.cwl) + t.burst_cycles + 4)
+    service = starvation_limit + 2 + row_miss + others + turnaround + credit
+    base = (2 * starvation_limit + (bank_queue_depth + 1) * service + write_end + 4)
+    if not t.refresh_enabled:
+        return base
+    refresh = (ChannelController._refresh_drain(t) + t.trfc
+               + max(t.trcd_rd, t.trcd_wr, spacing) + spacing)
+    if refresh >= t.trefi:
+        raise ValueError(f"a refresh and its reopened row ({refresh} cycles) fill the whole "
+                         f"refresh interval ({t.trefi}): no bound")
+    bound = base
+    while True:         # the refreshes the wait spans, and the wait with them
+        longer = base + (-(-bound // t.trefi) + max(1, t.max_postponed_refreshes)) * refresh
+        if longer == bound:
+            return bound
+        bound = longer
 
 
 class ControllerHarness(wiring.Component):
@@ -95,18 +151,21 @@ class ControllerHarness(wiring.Component):
         ``controller_timing`` says otherwise).
     controller_timing : TimingPreset or None
         A different preset for the controller: a mutation that must fail.
-    queue_depth, starvation_limit, response_depth, tag_width
-        The controller's parameters.
+    bank_queue_depth, starvation_limit, response_depth, tag_width
+        The controller's parameters (``response_depth=None``: the controller's default, a
+        credit for every burst in flight at full rate).
     rules : iterable of str
         The checker's rules to assert (default all).
     lemmas : bool
-        Assert the induction lemmas (see the module documentation).
+        Assert the induction lemmas (see :meth:`_lemmas`).
     addresses : bool
-        Every RD or WR goes to the bank, row and column of the request it serves, with the
-        request's kind.
+        Every request enters the queue of its bank, into a slot that holds no other; every
+        RD or WR serves a pending request, with its kind, bank and column, in the row the
+        device has open.
     waits : bool
-        No request stays in the queue longer than :attr:`wait_bound` cycles (the consumer is
-        assumed always ready: a stalled consumer holds the credits, rightly).
+        No request waits longer than :attr:`wait_bound` cycles from its acceptance to the
+        pick of its RD or WR (the consumer is assumed always ready: a stalled consumer holds
+        the credits, rightly).
     bound : int or None
         A figure for :attr:`wait_bound` other than the one computed from the rules.
     refresh_debt : bool
@@ -115,7 +174,10 @@ class ControllerHarness(wiring.Component):
     covers : bool or tuple of str
         Add the covers of non-vacuity (``True``: all), by name: ``"refresh"``, a REF while
         requests wait; ``"row_hit"``, a RD to a row an earlier RD or WR already used;
-        ``"conflict"``, a PRE followed by the ACT of another row of the bank.
+        ``"conflict"``, a PRE followed by the ACT of another row of the bank; ``"starved"``,
+        a RD or WR picked for a request that has waited ``starvation_limit`` cycles in its
+        queue; ``"blocked"``, a request that waited in the input register for room in its
+        bank's queue.
 
     Members
     -------
@@ -124,16 +186,12 @@ class ControllerHarness(wiring.Component):
     read_data : the device's read beats (free data; the timing is the device's)
     """
 
-    def __init__(self, *, timing, controller_timing=None, queue_depth=2, starvation_limit=8,
-                 response_depth=2, tag_width=2, rules=RULES, lemmas=True, addresses=False,
-                 waits=False, bound=None, refresh_debt=False, covers=False):
+    def __init__(self, *, timing, controller_timing=None, bank_queue_depth=1,
+                 starvation_limit=8, response_depth=2, tag_width=2, rules=RULES, lemmas=False,
+                 addresses=False, waits=False, bound=None, refresh_debt=False, covers=False):
         self.timing = t = timing if isinstance(timing, TimingPreset) else preset(timing)
         self.controller_timing = controller_timing or t
-        if lemmas and t.refresh_enabled and t.max_postponed_refreshes < 1:
-            # With no postponement the deadline comes before the interval ends, and a REF
-            # may be forced with one refresh already pulled in: the lemmas do not cover it.
-            raise ValueError("the refresh lemmas need max_postponed_refreshes of 1 or more")
-        self.queue_depth = queue_depth
+        self.bank_queue_depth = bank_queue_depth
         self.starvation_limit = starvation_limit
         self.response_depth = response_depth
         self.tag_width = tag_width
@@ -156,14 +214,15 @@ class ControllerHarness(wiring.Component):
         """:func:`wait_bound` of this configuration, or the ``bound`` given."""
         if self._bound is not None:
             return self._bound
-        return wait_bound(self.timing, queue_depth=self.queue_depth,
-                          starvation_limit=self.starvation_limit)
+        return wait_bound(self.timing, bank_queue_depth=self.bank_queue_depth,
+                          starvation_limit=self.starvation_limit,
+                          response_depth=self.response_depth)
 
     def elaborate(self, platform):
         m = Module()
         t = self.timing
         ctrl = ChannelController(
-            timing=self.controller_timing, queue_depth=self.queue_depth,
+            timing=self.controller_timing, bank_queue_depth=self.bank_queue_depth,
             starvation_limit=self.starvation_limit, tag_width=self.tag_width,
             response_depth=self.response_depth)
         netlist = Netlist(ctrl)
@@ -188,54 +247,64 @@ class ControllerHarness(wiring.Component):
         ]
 
         checker = DramRuleChecker(t, bus, rules=self.rules)
-        # Elaborated here: the lemmas and covers below read its windows.
+        # Elaborated here: the lemmas read its windows.
         m.submodules.checker = Netlist(checker)
+        banks = [self._bank(netlist, b) for b in range(self.controller_timing.banks)]
         if self.lemmas:
-            self._lemmas(m, netlist, ctrl, checker)
+            self._lemmas(m, netlist, checker)
+        entry = None
+        if self.addresses or self.waits or self.covers:
+            entry = self._entry(m, ctrl, banks)
         if self.addresses:
-            self._addresses(m, netlist, ctrl, checker)
+            self._addresses(m, ctrl, checker, banks, entry)
         if self.waits:
-            self._waits(m, netlist, ctrl)
+            self._waits(m, banks, entry)
         if self.refresh_debt and t.refresh_enabled:
-            self._refresh_debt(m, netlist, checker)
+            self._refresh_debt(m, checker)
         if self.covers:
-            self._covers(m, ctrl, checker)
+            self._covers(m, ctrl, checker, banks, entry)
         return m
+
+    @staticmethod
+    def _bank(netlist, b):
+        """Bank ``b``'s machine (its ports), its ``pending`` and ``occupied`` registers (a
+        slot waiting for its RD or WR; in use, which a write stays until its data has left)
+        and its ``starved`` slots (waited ``starvation_limit`` cycles)."""
+        machine, fragment = netlist.submodule(f"bank{b}", BankMachine)
+        return {"machine": machine,
+                **{name: netlist.signal(name, fragment)
+                   for name in ("pending", "occupied", "starved")}}
 
     # Lemmas ---------------------------------------------------------------------------------
 
-    def _lemmas(self, m, netlist, ctrl, checker):
-        """Invariants that make the proofs inductive (see the module documentation).
+    def _lemmas(self, m, netlist, checker):
+        """Invariants that make the timing rules inductive: the controller's view of the
+        device is the checker's. Each bank machine's open row, and every counter of the
+        cycles since an event (the bank machines', the rules between banks', the tFAW ring
+        and the data bus) is what the checker's windows say; the checker's windows of one
+        event agree with each other. The flags a cycle ahead and the candidates follow from
+        these in two cycles, which the induction length covers. The refresh deadline is not
+        among them: it spans thousands of cycles, so the jobs that prove by induction leave
+        ``refresh_starved`` to the bounded check of the tiny preset.
 
-        The controller updates its bank state when it picks a command, one cycle before the
-        command is on the interface, so its state is the checker's after this cycle's
-        command, and a counter of the cycles since an event it picked is one more than the
-        cycles since the event reached the interface."""
+        The controller counts an event from its pick, one cycle before the command is on the
+        interface, so its state is the checker's after this cycle's command, and a counter of
+        the cycles since an event is one more than the cycles since it reached the
+        interface."""
         t = self.controller_timing
         banks, groups = t.banks, t.bank_groups
         per_group = t.banks_per_group
         write_end = t.cwl + t.burst_cycles
-        state_fragment = netlist.fragment_of(BankState)
-        state = netlist.instance_of(BankState)
-        bus = ctrl.dram
+        bus = checker.bus
         w = checker.windows
 
-        # Bank state. The controller closes open banks only, so every PRE and PREA it
-        # issues starts a tRP.
-        m.d.comb += Assert(state.open == checker.open_next, "lemma: open banks")
-        is_pre = bus.row_valid & (bus.row_cmd == RowCommand.PRE)
-        is_prea = bus.row_valid & (bus.row_cmd == RowCommand.PREA)
-        m.d.comb += Assert(~(is_pre | is_prea) | checker.closes.any(),
-                           "lemma: no precharge of a closed bank")
-        for b in range(banks):
-            with m.If(checker.open_next[b]):
-                m.d.comb += Assert(state.rows[b] == checker.rows_next[b], "lemma: open rows")
+        def any_of(values):
+            return Cat(*values).any()
 
-        # The checker's windows of one kind of event agree where they overlap (the bank's,
-        # its group's and the pseudo-channel's).
+        # The checker's windows of one event agree where they overlap.
         def agree(union, parts, message):
             for k in range(min(len(union), *(len(part) for part in parts))):
-                m.d.comb += Assert(union[k] == _any_of([part[k] for part in parts]), message)
+                m.d.comb += Assert(union[k] == any_of(part[k] for part in parts), message)
 
         group_banks = [range(g * per_group, (g + 1) * per_group) for g in range(groups)]
         agree(w["any_act"], w["act"], "lemma: act windows")
@@ -247,10 +316,10 @@ class ControllerHarness(wiring.Component):
                 agree(w[f"group_{kind}"][g], [w[kind][b] for b in group_banks[g]],
                       f"lemma: {kind} windows")
 
-        def since(now, window, saturate, name):
-            """What the controller's counter of the cycles since an event must hold: 1 for
-            an event on the interface now, k + 2 for one k + 1 cycles ago, else
-            ``saturate`` (every window is at least as long as its counter counts)."""
+        def exact(counter, now, window, saturate, name):
+            """The counter holds 1 for an event on the interface now, ``k + 2`` for one
+            ``k + 1`` cycles ago, else ``saturate`` (each window is as long as its counter
+            counts)."""
             expected = Signal(range(saturate + 1), name=f"lemma_{name}")
             m.d.comb += expected.eq(saturate)
             for k in reversed(range(len(window))):
@@ -258,85 +327,85 @@ class ControllerHarness(wiring.Component):
                     m.d.comb += expected.eq(min(saturate, k + 2))
             with m.If(now):
                 m.d.comb += expected.eq(1)
-            return expected
+            m.d.comb += Assert(counter == expected, f"lemma: {name}")
 
-        def exact(counter, now, window, saturate, name):
-            m.d.comb += Assert(counter == since(now, window, saturate, name),
-                               f"lemma: {name}")
-
-        # Counters, with the saturation values of BankState.
-        act_sat = max(1, t.trcd_rd, t.trcd_wr, t.tras, t.trc)
-        pre_sat = max(1, t.trp)
-        rd_sat = max(1, t.trtp)
-        wr_sat = max(1, write_end + t.twr)
-        bank_layout = data.StructLayout({
-            "since_act": range(act_sat + 1), "since_pre": range(pre_sat + 1),
-            "since_rd": range(rd_sat + 1), "since_wr": range(wr_sat + 1)})
-        bank_timers = view(netlist.signal("bank_timers", state_fragment),
-                           data.ArrayLayout(bank_layout, banks))
-        group_act_sat = max(1, t.trrd_l)
-        group_rd_sat = max(1, t.tccd_l)
-        group_wr_sat = max(1, t.tccd_l, write_end + t.twtr_l)
-        group_layout = data.StructLayout({
-            "since_act": range(group_act_sat + 1), "since_rd": range(group_rd_sat + 1),
-            "since_wr": range(group_wr_sat + 1)})
-        group_timers = view(netlist.signal("group_timers", state_fragment),
-                            data.ArrayLayout(group_layout, groups))
+        # The bank machines: the open row, and the counters of the bank's own rules. The
+        # controller closes open banks only, so every PRE and PREA it issues starts a tRP.
+        is_pre = bus.row_valid & (bus.row_cmd == RowCommand.PRE)
+        is_prea = bus.row_valid & (bus.row_cmd == RowCommand.PREA)
+        m.d.comb += Assert(~(is_pre | is_prea) | checker.closes.any(),
+                           "lemma: no precharge of a closed bank")
         act_to = [checker.act & (bus.row_bank == b) for b in range(banks)]
         rd_to = [checker.rd & (bus.col_bank == b) for b in range(banks)]
         wr_to = [checker.wr & (bus.col_bank == b) for b in range(banks)]
         for b in range(banks):
-            timers = bank_timers[b]
-            exact(timers.since_act, act_to[b], w["act"][b], act_sat, f"bank{b}_since_act")
-            exact(timers.since_pre, checker.closes[b], w["pre"][b], pre_sat,
+            _machine, fragment = netlist.submodule(f"bank{b}", BankMachine)
+
+            def signal(name):
+                return netlist.signal(name, fragment)
+
+            m.d.comb += Assert(signal("is_open") == checker.open_next[b], "lemma: open banks")
+            with m.If(checker.open_next[b]):
+                m.d.comb += Assert(signal("open_row") == checker.rows_next[b],
+                                   "lemma: open rows")
+            exact(signal("since_act"), act_to[b], w["act"][b],
+                  max(1, t.trcd_rd, t.trcd_wr, t.tras, t.trc), f"bank{b}_since_act")
+            exact(signal("since_pre"), checker.closes[b], w["pre"][b], max(1, t.trp),
                   f"bank{b}_since_pre")
-            exact(timers.since_rd, rd_to[b], w["rd"][b], rd_sat, f"bank{b}_since_rd")
-            exact(timers.since_wr, wr_to[b], w["wr"][b], wr_sat, f"bank{b}_since_wr")
-        for g in range(groups):
-            members = range(g * per_group, (g + 1) * per_group)
-            timers = group_timers[g]
-            exact(timers.since_act, _any_of([act_to[b] for b in members]),
-                  _any_of([w["act"][b] for b in members]), group_act_sat,
-                  f"group{g}_since_act")
-            exact(timers.since_rd, _any_of([rd_to[b] for b in members]), w["group_rd"][g],
-                  group_rd_sat, f"group{g}_since_rd")
-            exact(timers.since_wr, _any_of([wr_to[b] for b in members]), w["group_wr"][g],
-                  group_wr_sat, f"group{g}_since_wr")
+            exact(signal("since_rd"), rd_to[b], w["rd"][b], max(1, t.trtp),
+                  f"bank{b}_since_rd")
+            exact(signal("since_wr"), wr_to[b], w["wr"][b], max(1, write_end + t.twr),
+                  f"bank{b}_since_wr")
+
+        # The rules between banks.
+        _timing, fragment = netlist.submodule("channel_timing", ChannelTiming)
+
+        def signal(name):
+            return netlist.signal(name, fragment)
+
+        for g, members in enumerate(group_banks):
+            exact(signal(f"group{g}_since_act"), any_of(act_to[b] for b in members),
+                  [any_of(w["act"][b][k] for b in members)
+                   for k in range(len(w["act"][members[0]]))],
+                  max(1, t.trrd_l), f"group{g}_since_act")
+            exact(signal(f"group{g}_since_rd"), any_of(rd_to[b] for b in members),
+                  w["group_rd"][g], max(1, t.tccd_l), f"group{g}_since_rd")
+            exact(signal(f"group{g}_since_wr"), any_of(wr_to[b] for b in members),
+                  w["group_wr"][g], max(1, t.tccd_l, write_end + t.twtr_l),
+                  f"group{g}_since_wr")
         for name, now, window, saturate in [
                 ("since_act", checker.act, w["any_act"], max(1, t.trrd_s)),
                 ("since_rd", checker.rd, w["any_rd"], max(1, t.tccd_s)),
                 ("since_wr", checker.wr, w["any_wr"], max(1, t.tccd_s, write_end + t.twtr_s)),
-                ("since_pre", checker.closes.any(), w["any_pre"], pre_sat),
+                ("since_close", checker.closes.any(), w["any_pre"], max(1, t.trp)),
                 ("since_ref", checker.ref, w["ref"], max(1, t.trfc))]:
-            exact(netlist.signal(name, state_fragment), now, window, saturate, name)
+            exact(signal(name), now, window, saturate, name)
 
-        # tFAW: the ring holds the cycles since each of the last four ACTs; the slot r places
-        # before the one the next ACT takes holds the r-th most recent.
+        # tFAW: slot i of the ring holds the cycles since an ACT; the one r places before the
+        # slot the next ACT takes holds the r-th most recent.
         if t.tfaw:
-            faw = netlist.signal("faw", state_fragment)
-            faw_next = netlist.signal("faw_next", state_fragment)
-            faw_bits = len(faw) // 4
-            ring = [faw[i * faw_bits:(i + 1) * faw_bits] for i in range(4)]
+            faw_next = signal("faw_next")
+            ring = [signal(f"faw_since_{i}") for i in range(4)]
             # ACTs on the interface now and in the window, most recent first.
             acts = [checker.act] + [w["any_act"][k] for k in range(len(w["any_act"]))]
             for r in range(1, 5):
-                slot = Signal(faw_bits, name=f"lemma_faw_recent{r}")
+                slot = Signal.like(ring[0], name=f"lemma_faw_recent{r}")
                 for i in range(4):
                     with m.If(faw_next == (i + r) % 4):
                         m.d.comb += slot.eq(ring[i])
-                expected = Signal(faw_bits, name=f"lemma_faw_expected{r}")
-                m.d.comb += expected.eq(max(1, t.tfaw))
+                expected = Signal.like(ring[0], name=f"lemma_faw_expected{r}")
+                m.d.comb += expected.eq(t.tfaw)
                 for k in reversed(range(len(acts))):
                     count = Const(0, 4)
                     for j in range(k + 1):
                         count = count + acts[j]
                     with m.If(acts[k] & (count == r)):
-                        m.d.comb += expected.eq(min(max(1, t.tfaw), k + 1))
+                        m.d.comb += expected.eq(min(t.tfaw, k + 1))
                 m.d.comb += Assert(slot == expected, "lemma: tfaw ring")
 
         # The data bus: the controller's count is the last beat scheduled, seen from the next
-        # cycle (so a beat j cycles from now makes it j).
-        bus_busy = netlist.signal("bus_busy", state_fragment)
+        # cycle (a beat j cycles from now makes it j).
+        bus_busy = signal("bus_busy")
         horizon = len(checker.bus_beats)
         scheduled = Signal(horizon + 1, name="lemma_scheduled")
         burst = (1 << t.burst_cycles) - 1
@@ -352,201 +421,123 @@ class ControllerHarness(wiring.Component):
                 m.d.comb += last_beat.eq(j)
         m.d.comb += Assert(bus_busy == last_beat, "lemma: data bus")
 
-        # Pending requests are totally ordered by age, and the relations the controller
-        # keeps between slots are those of their addresses.
-        n = self.queue_depth
-        dram = DramSignature(timing=t)
-        entry_layout = data.StructLayout({
-            "write": 1, "bank": dram.bank_width, "row": dram.row_width,
-            "column": dram.column_width, "tag": self.tag_width})
-        entries = [view(netlist.signal(f"slot{i}"), entry_layout) for i in range(n)]
-        pending = netlist.signal("pending")
-        older = [netlist.signal(f"slot{j}_older") for j in range(n)]
-        same_bank = [netlist.signal(f"slot{j}_same_bank") for j in range(n)]
-        same_address = [netlist.signal(f"slot{j}_same_address") for j in range(n)]
-        for i in range(n):
-            for j in range(n):
-                if i == j:
-                    continue
-                bank = entries[i].bank == entries[j].bank
-                address = (bank & (entries[i].row == entries[j].row)
-                           & (entries[i].column == entries[j].column))
-                with m.If(pending[i] & pending[j]):
-                    m.d.comb += [
-                        Assert(older[i][j] != older[j][i], "lemma: age order"),
-                        Assert(same_bank[j][i] == bank, "lemma: same bank"),
-                        Assert(same_address[j][i] == address, "lemma: same address"),
-                    ]
-
-        if t.refresh_enabled and "refresh_starved" in self.rules:
-            self._refresh_lemmas(m, netlist, checker)
-
-    def _refresh_lemmas(self, m, netlist, checker):
-        """How a forced refresh proceeds. The controller decides it in one cycle (its age of
-        the last REF reaches the deadline, or the refreshes owed reach
-        ``max(max_postponed_refreshes, 1)`` at the end of an interval), picks no ACT, RD or
-        WR after that cycle, closes every bank within ``drain_close`` cycles (tRAS, tRTP, tWR
-        of the last commands), and issues REF tRP later, or tRFC after the previous REF if
-        that is later."""
-        t = self.controller_timing
-        w = checker.windows
-        deadline = ChannelController._refresh_deadline(t)
-        drain_close = max(1, t.tras, t.trtp, t.cwl + t.burst_cycles + t.twr)
-        threshold = max(t.max_postponed_refreshes, 1)
-        age = netlist.signal("age")
-        refreshing = netlist.signal("refreshing")
-        owed = netlist.signal("owed")
-        timer = netlist.signal("timer")
-        checker_age = checker.refresh_age
-        # The controller counts from its pick, the checker from the interface; the reset
-        # counts as a REF in cycle -1 for the one and in cycle 0 for the other.
-        expected = Mux(checker_age + 1 > deadline, deadline, checker_age + 1)
-        m.d.comb += Assert(Mux(checker.ref, age == 1, age == expected), "lemma: refresh age")
-        for k in range(len(w["ref"])):
-            with m.If(w["ref"][k]):
-                m.d.comb += Assert(checker_age <= k + 1, "lemma: refresh window")
-        # A forced refresh is over before the next interval ends, so no more are owed than
-        # force one.
-        m.d.comb += [
-            Assert((owed >= -1) & (owed <= threshold), "lemma: refreshes owed"),
-            Assert(timer < t.trefi, "lemma: interval timer"),
-        ]
-        # The controller refreshes for a refresh owed or for the deadline, each of which
-        # lasts until its REF.
-        with m.If(refreshing):
-            m.d.comb += Assert((owed > 0) | (age == deadline), "lemma: reason to refresh")
-        # A REF just picked paid one refresh off, unless an interval ended as it was picked.
-        with m.If(checker.ref & (timer != 0)):
-            m.d.comb += Assert(owed < threshold, "lemma: refresh paid")
-        # One refresh pulled in (owed -1) was a REF since the interval began: the next one
-        # is not due before the interval ends, nor forced by the deadline.
-        with m.If(owed == -1):
-            m.d.comb += Assert(age <= timer + 1, "lemma: refresh pulled in")
-
-        def event_ago(events, window, j):
-            """The event happened ``j`` cycles ago on the interface (0: now)."""
-            return events if j == 0 else window[j - 1]
-
-        bus = checker.bus
-        accesses = [(checker.act, w["any_act"]), (checker.rd, w["any_rd"]),
-                    (checker.wr, w["any_wr"])]
-        for b in range(t.banks):
-            accesses += [(checker.act & (bus.row_bank == b), w["act"][b]),
-                         (checker.rd & (bus.col_bank == b), w["rd"][b]),
-                         (checker.wr & (bus.col_bank == b), w["wr"][b])]
-        for g in range(t.bank_groups):
-            in_group = [b for b in range(t.banks) if b // t.banks_per_group == g]
-            accesses += [(_any_of([checker.rd & (bus.col_bank == b) for b in in_group]),
-                          w["group_rd"][g]),
-                         (_any_of([checker.wr & (bus.col_bank == b) for b in in_group]),
-                          w["group_wr"][g])]
-
-        # Each reason to force a refresh, with the cycles since the cycle that decided it:
-        # the deadline (the checker's age one below it then), and the refreshes owed (the
-        # interval timer 0 then: owed only grows as an interval ends).
-        reasons = [
-            ("deadline", checker_age >= deadline - 1, checker_age - (deadline - 1)),
-            ("owed", owed >= threshold, timer),
-        ]
-        for name, forced, since in reasons:
-            with m.If(forced & (since >= 1) & ~checker.ref):
-                m.d.comb += Assert(refreshing, f"lemma: refreshing ({name})")
-            for now, window in accesses:
-                for j in range(len(window) + 1):
-                    with m.If(forced & (since >= 2 + j)):
-                        m.d.comb += Assert(~event_ago(now, window, j),
-                                           f"lemma: no access while refreshing ({name})")
-            with m.If(forced & (since >= drain_close + 1)):
-                m.d.comb += Assert(checker.open_next == 0,
-                                   f"lemma: closed for the refresh ({name})")
-            for j in range(1, len(w["any_pre"]) + 2):
-                with m.If(forced & (since >= drain_close + 1 + j)):
-                    m.d.comb += Assert(~event_ago(checker.closes.any(), w["any_pre"], j - 1),
-                                       f"lemma: closed early enough ({name})")
-        # A REF forced by the refreshes owed is picked by then (tRFC after a REF picked
-        # just before the interval ended, if later).
-        latest = max(drain_close + max(1, t.trp), t.trfc - 1)
-        # Refreshes owed only grow as an interval ends, so with a refresh forced no REF
-        # has been picked since (but for one picked as the interval ended).
-        with m.If(owed >= threshold):
-            m.d.comb += [
-                Assert(timer <= latest, "lemma: forced refresh in time"),
-                Assert(age >= timer + 1, "lemma: no refresh since the interval ended"),
-            ]
-
     # Addresses and waits ----------------------------------------------------------------------
 
-    def _addresses(self, m, netlist, ctrl, checker):
-        """Every RD or WR serves the request of the slot the controller picked: its kind,
-        bank and column, in the row the device has open, as the request arrived on the
-        port (the property keeps its own copy of each slot's request)."""
-        n = self.queue_depth
+    def _entry(self, m, ctrl, banks):
+        """The way in, as the port promises it: requests enter the bank queues in the order
+        they were accepted, and at most one accepted request waits outside (in the input
+        register, while its bank's queue is full). Returns a dict: ``accept``, a request
+        accepted this cycle; ``waiting``, one waits outside; ``enqueue``, a bank machine
+        takes one this cycle; ``entering``, its kind, bank, row and column (the waiting one,
+        else the one accepted now); and ``waited``, the cycles since the waiting one was
+        accepted (0 for one accepted now), saturating at :attr:`wait_bound` ``+ 1`` when
+        ``waits`` is set."""
         request = ctrl.requests.payload
         accept = ctrl.requests.valid & ctrl.requests.ready
-        bus = ctrl.dram
+        enqueue = Cat(bank["machine"].enqueue for bank in banks).any()
         record = data.StructLayout({"write": 1, "bank": len(request.bank),
                                     "row": len(request.row), "column": len(request.column)})
-        free_slot = netlist.signal("free_slot")
-        pending = netlist.signal("pending")
-        col_pick = netlist.signal("col_pick")
-        copies = [Signal(record, name=f"slot{i}_request") for i in range(n)]
-        for i in range(n):
-            with m.If(accept & (free_slot == i)):
-                m.d.sync += [copies[i][name].eq(request[name]) for name in record.members]
-        # The request whose command is on the interface now (picked in the previous cycle).
-        served = Signal(record, name="served_request")
+        incoming = Signal(record, name="incoming_request")
+        m.d.comb += [incoming[name].eq(request[name]) for name in record.members]
+        waiting = Signal(name="waiting")
+        waiting_request = Signal(record, name="waiting_request")
+        entering = Signal(record, name="entering_request")
+        m.d.comb += entering.eq(Mux(waiting, waiting_request, incoming))
+        stays = accept & (waiting | ~enqueue)       # the request accepted now waits
+        with m.If(stays):
+            m.d.sync += [waiting.eq(1), waiting_request.eq(incoming)]
+        with m.Elif(enqueue):
+            m.d.sync += waiting.eq(0)
+        waited = Const(0, 1)
+        if self.waits:
+            limit = self.wait_bound + 1
+            held_wait = Signal(range(limit + 1), name="waiting_wait")
+            with m.If(stays):
+                m.d.sync += held_wait.eq(1)
+            with m.Elif(held_wait != limit):
+                m.d.sync += held_wait.eq(held_wait + 1)
+            waited = Mux(waiting, held_wait, 0)
+        return {"accept": accept, "waiting": waiting, "enqueue": enqueue,
+                "entering": entering, "waited": waited}
+
+    def _addresses(self, m, ctrl, checker, banks, entry):
+        """Follow each request from the port to its command with a copy of its own: the
+        entering request's copy goes to the slot its bank machine fills; the column command
+        on the interface in cycle ``c`` was picked in ``c - 1`` from the bank whose
+        ``col_grant`` was high, for its ``col_slot``."""
+        n = self.bank_queue_depth
+        bus = ctrl.dram
+        entering = entry["entering"]
+        m.d.comb += [
+            Assert(~entry["enqueue"] | entry["waiting"] | entry["accept"],
+                   "a request queued that was never accepted"),
+            Assert(~(entry["accept"] & entry["waiting"] & ~entry["enqueue"]),
+                   "a request accepted while another waits outside"),
+        ]
+        picked = Signal.like(entering)
+        picked_valid = Signal()
+        for b, bank in enumerate(banks):
+            machine, pending, occupied = bank["machine"], bank["pending"], bank["occupied"]
+            copies = [Signal.like(entering, name=f"bank{b}_slot{i}_request") for i in range(n)]
+            with m.If(machine.enqueue):
+                m.d.comb += [
+                    Assert(entering.bank == b, "request queued in another bank"),
+                    Assert(machine.free_slot < n, "request queued in no slot"),
+                    Assert(~(occupied >> machine.free_slot)[0], "request queued over another"),
+                ]
+                for i in range(n):
+                    with m.If(machine.free_slot == i):
+                        m.d.sync += copies[i].eq(entering)
+            with m.If(machine.col_grant):
+                m.d.comb += [
+                    Assert(machine.col_slot < n, "command for no slot"),
+                    Assert((pending >> machine.col_slot)[0], "command for no pending request"),
+                    picked_valid.eq(1),
+                ]
+                for i in range(n):
+                    with m.If(machine.col_slot == i):
+                        m.d.comb += picked.eq(copies[i])
+        # The request whose command is on the interface now.
+        served = Signal.like(entering, name="served_request")
         served_valid = Signal()
-        picked = Signal(record)
-        for i in range(n):
-            with m.If(col_pick[i]):
-                m.d.comb += picked.eq(copies[i])
-        m.d.sync += [served.eq(picked), served_valid.eq(col_pick.any())]
-        m.d.comb += Assert((col_pick & ~pending) == 0, "a command for no pending request")
+        m.d.sync += [served.eq(picked), served_valid.eq(picked_valid)]
         m.d.comb += Assert(served_valid == bus.col_valid, "a command for no request")
-        open_row = Signal(len(request.row))
+        open_row = Signal(len(entering.row))
         for b in range(self.controller_timing.banks):
             with m.If(bus.col_bank == b):
                 m.d.comb += open_row.eq(checker.rows[b])
         with m.If(bus.col_valid):
             m.d.comb += [
-                Assert((bus.col_cmd == ColumnCommand.WR) == served.write, "command of the "
-                                                                         "wrong kind"),
+                Assert((bus.col_cmd == ColumnCommand.WR) == served.write,
+                       "command of the wrong kind"),
                 Assert(bus.col_bank == served.bank, "command to the wrong bank"),
                 Assert(bus.column == served.column, "command to the wrong column"),
                 Assert(open_row == served.row, "command to the wrong row"),
             ]
-        if self.lemmas:
-            dram = DramSignature(timing=self.controller_timing)
-            entry_layout = data.StructLayout({
-                "write": 1, "bank": dram.bank_width, "row": dram.row_width,
-                "column": dram.column_width, "tag": self.tag_width})
-            for i in range(n):
-                entry = view(netlist.signal(f"slot{i}"), entry_layout)
-                with m.If(pending[i]):
-                    m.d.comb += Assert(Cat(entry.write, entry.bank, entry.row, entry.column)
-                                       == copies[i].as_value(), "lemma: slot request")
 
-    def _waits(self, m, netlist, ctrl):
-        """Per queue slot, the cycles since its request was accepted, while it waits for its
-        RD or WR."""
-        n = self.queue_depth
-        bound = self.wait_bound
+    def _waits(self, m, banks, entry):
+        """The cycles since each request was accepted, while it waits outside and then in
+        its slot for its RD or WR, never past :attr:`wait_bound` (the consumer always
+        ready)."""
+        limit = self.wait_bound + 1
         m.d.comb += Assume(self.response_ready)
-        pending = netlist.signal("pending")
-        free_slot = netlist.signal("free_slot")
-        accept = ctrl.requests.valid & ctrl.requests.ready
-        for i in range(n):
-            wait = Signal(range(bound + 2), name=f"slot{i}_wait")
-            with m.If(accept & (free_slot == i)):
-                m.d.sync += wait.eq(1)
-            with m.Elif(pending[i] & (wait != bound + 1)):
-                m.d.sync += wait.eq(wait + 1)
-            with m.If(pending[i]):
-                m.d.comb += Assert(wait <= bound, "request waited past the bound")
+        with m.If(entry["waiting"]):
+            m.d.comb += Assert(entry["waited"] < limit, "request waited past the bound")
+        for b, bank in enumerate(banks):
+            machine, pending = bank["machine"], bank["pending"]
+            for i in range(self.bank_queue_depth):
+                wait = Signal(range(limit + 1), name=f"bank{b}_slot{i}_wait")
+                with m.If(machine.enqueue & (machine.free_slot == i)):
+                    m.d.sync += wait.eq(Mux(entry["waited"] == limit, limit,
+                                            entry["waited"] + 1))
+                with m.Elif(pending[i] & (wait != limit)):
+                    m.d.sync += wait.eq(wait + 1)
+                with m.If(pending[i]):
+                    m.d.comb += Assert(wait < limit, "request waited past the bound")
 
     # Refresh debt ---------------------------------------------------------------------------
 
-    def _refresh_debt(self, m, netlist, checker):
+    def _refresh_debt(self, m, checker):
         """The tREFI intervals ended since reset, less the REFs issued, never exceed
         ``max_postponed_refreshes + 1``: at most that many refreshes are owed at any time
         (the one of the interval just ended, and the postponed ones)."""
@@ -563,23 +554,16 @@ class ControllerHarness(wiring.Component):
         with m.Elif(~tick & checker.ref & (debt != -1)):
             m.d.sync += debt.eq(debt - 1)
         m.d.comb += Assert(debt <= limit, "more refreshes postponed than allowed")
-        if self.lemmas:
-            # The controller's interval timer runs in step; its count of refreshes owed
-            # drops when it picks a REF, a cycle before the REF is on the interface.
-            m.d.comb += [
-                Assert(netlist.signal("timer") == timer, "lemma: refresh interval"),
-                Assert(netlist.signal("owed") + checker.ref == debt, "lemma: refreshes owed"),
-            ]
 
     # Covers ---------------------------------------------------------------------------------
 
-    def _covers(self, m, ctrl, checker):
+    def _covers(self, m, ctrl, checker, banks, entry):
         t = self.timing
         bus = ctrl.dram
-        accept = ctrl.requests.valid & ctrl.requests.ready
-        # Requests accepted whose column command has not reached the interface yet.
-        queued = Signal(range(self.queue_depth + 3))
-        m.d.sync += queued.eq(queued + accept - bus.col_valid)
+        # Requests accepted whose column command has not reached the interface yet (the
+        # queues, the input register, and the command register).
+        queued = Signal(range(t.banks * self.bank_queue_depth + 3))
+        m.d.sync += queued.eq(queued + entry["accept"] - bus.col_valid)
         # Per bank: column commands since its ACT; whether a PRE (not a PREA) closed it last,
         # and which row.
         hits = [Signal(2, name=f"cover_hits{b}") for b in range(t.banks)]
@@ -601,10 +585,18 @@ class ControllerHarness(wiring.Component):
                 m.d.comb += row_hit.eq(1)
             with m.If(act_to & closed_by_pre[b] & (bus.row != closed_row[b])):
                 m.d.comb += conflict.eq(1)
+        # A request picked once starved (the starvation rules, not the ordinary choice,
+        # served it), and one that waited in the input register for room in its bank's
+        # queue.
+        starved = Cat(bank["machine"].col_grant & (bank["starved"] >> bank["machine"].col_slot)[0]
+                      for bank in banks).any()
+        blocked = entry["waiting"] & ~entry["enqueue"]
         covers = {
             "refresh": checker.ref & (queued != 0),     # a refresh under load
             "row_hit": row_hit,                         # a read hitting a row already open
             "conflict": conflict,                       # a row closed to open another
+            "starved": starved,                         # a starved request served
+            "blocked": blocked,                         # a request waited for a full queue
         }
         for name in (covers if self.covers is True else self.covers):
             m.d.comb += Cover(covers[name])
@@ -621,41 +613,70 @@ def _job(name, mode, depth, description, solver="yices", expect="pass", **harnes
 TINY_SHORT_TRCD = TINY.replace(name="formal-tiny-short-trcd", trcd_rd=TINY.trcd_rd - 1)
 
 #: The configuration of the bounded check of the wait bound, and its depth: past the bound,
-#: so that a request accepted in the first cycles could overstay it within the check.
-WAIT_CONFIGURATION = {"timing": MINI, "queue_depth": 2, "starvation_limit": 2}
+#: so that a request accepted in the first cycles could overstay it within the check. One
+#: request per bank: see :func:`wait_bound` for what two or more would need.
+WAIT_CONFIGURATION = {"timing": MINI, "bank_queue_depth": 1, "starvation_limit": 2,
+                      "response_depth": None}
 WAIT_DEPTH = wait_bound(**WAIT_CONFIGURATION) + 8
 
-_PROVEN = ("every command meets every timing rule (the device checker's list, refresh "
-           "spacing included), no more refreshes are owed than may be postponed, and every "
-           "RD/WR goes to its request's bank, row and column")
+#: The rules the induction proofs assert: all but the refresh deadline (see the module
+#: documentation), which ``controller_refresh_tiny`` checks.
+PROVEN_RULES = tuple(rule for rule in RULES if rule != "refresh_starved")
+
+#: The rules about refresh, for the bounded check of several refresh intervals.
+REFRESH_RULES = ("refresh_starved", "ref_open", "trp", "trfc")
+
+#: Cycles of that check: four refresh intervals of the tiny preset, each REF forced under load.
+REFRESH_DEPTH = 4 * TINY.trefi
+
+_PROVEN = ("every command meets every timing rule of the device checker but the refresh "
+           "deadline, for all time (k-induction)")
 
 JOBS = (
-    _job("controller_timing_tiny", "prove", 2,
-         f"4-slot controller on a tiny preset (4 banks in 2 groups, figures of 1-6 cycles, "
-         f"tREFI 12): {_PROVEN}, for all time (k-induction)",
-         timing=TINY, queue_depth=4, addresses=True, refresh_debt=True),
-    _job("controller_timing_sdr", "prove", 2,
-         f"4-slot controller on the sdr preset: {_PROVEN}, for all time (k-induction)",
-         timing="sdr", queue_depth=4, addresses=True, refresh_debt=True),
-    _job("controller_timing_hbm2", "prove", 2,
-         f"2-slot controller on the hbm2-2000 preset (16 banks in 4 groups): {_PROVEN}, for "
-         f"all time (k-induction)",
-         timing="hbm2-2000", addresses=True, refresh_debt=True),
+    _job("controller_timing_tiny", "prove", 3,
+         f"2 requests per bank on a tiny preset (4 banks in 2 groups, figures of 1-6 cycles): "
+         f"{_PROVEN}",
+         timing=TINY, bank_queue_depth=2, rules=PROVEN_RULES, lemmas=True),
+    _job("controller_timing_sdr", "prove", 3,
+         f"2 requests per bank on the sdr preset (4 banks): {_PROVEN}",
+         timing="sdr", bank_queue_depth=2, rules=PROVEN_RULES, lemmas=True),
+    _job("controller_timing_hbm2", "prove", 3,
+         f"1 request per bank on the hbm2-2000 preset (16 banks in 4 groups): {_PROVEN}",
+         timing="hbm2-2000", bank_queue_depth=1, rules=PROVEN_RULES, lemmas=True),
+    _job("controller_refresh_tiny", "bmc", REFRESH_DEPTH,
+         f"2 requests per bank on the tiny preset (tREFI 12, one refresh postponable): every "
+         f"REF comes within the device's deadline, with every bank closed, tRP and tRFC "
+         f"met, and no more refreshes are owed than may be postponed; bounded: "
+         f"{REFRESH_DEPTH} cycles from reset, four refresh intervals",
+         timing=TINY, bank_queue_depth=2, rules=REFRESH_RULES, refresh_debt=True),
+    _job("controller_addresses_tiny", "bmc", 20,
+         "1 request per bank on the tiny preset: requests enter the bank queues in order, "
+         "each its own bank's, into a free slot, and every RD/WR serves a pending request, "
+         "with its kind, bank and column, in the row the device has open; bounded: 20 cycles "
+         "from reset",
+         timing=TINY, bank_queue_depth=1, addresses=True, rules=()),
     _job("controller_wait_mini", "bmc", WAIT_DEPTH,
-         f"2-slot controller, starvation limit 2, on a minimal preset (2 banks, one-cycle "
-         f"figures, tREFI 8), consumer always ready: no request waits more than "
-         f"{wait_bound(**WAIT_CONFIGURATION)} cycles (wait_bound: the limit plus a bound "
-         f"built from the rules) for its RD/WR, within {WAIT_DEPTH} cycles of reset",
-         waits=True, lemmas=False, **WAIT_CONFIGURATION),
+         f"1 request per bank, starvation limit 2, on a minimal preset (2 banks, one-cycle "
+         f"figures, tREFI 32), consumer always ready: no request waits more than "
+         f"{WAIT_DEPTH - 8} cycles (wait_bound: the starvation limit, then in-order service "
+         f"in its bank, each a row miss behind the other kind's turn and the other banks, "
+         f"and the refreshes) from its acceptance to its RD/WR; bounded: {WAIT_DEPTH} cycles "
+         f"from reset",
+         waits=True, rules=(), **WAIT_CONFIGURATION),
+    _job("controller_covers_mini", "cover", 16,
+         "the wait bound's configuration reaches a request served once starved and a request "
+         "that waits in the input register for room in its bank's queue",
+         covers=("starved", "blocked"), rules=(), **WAIT_CONFIGURATION),
     _job("controller_covers_tiny", "cover", 30,
-         "4-slot controller on the tiny preset reaches a refresh while requests wait, a read "
-         "hitting a row opened for an earlier request, and a precharge to open another row",
-         timing=TINY, queue_depth=4, covers=True, lemmas=False),
-    _job("controller_covers_sdr", "cover", 14,
-         "4-slot controller on the sdr preset reaches a read hitting a row already open",
-         timing="sdr", queue_depth=4, covers=("row_hit",), lemmas=False),
+         "2 requests per bank on the tiny preset: reaches a refresh while requests wait, a "
+         "read hitting a row opened for an earlier request, and a precharge to open another "
+         "row",
+         timing=TINY, bank_queue_depth=2, covers=("refresh", "row_hit", "conflict")),
+    _job("controller_covers_sdr", "cover", 20,
+         "2 requests per bank on the sdr preset: reaches a read hitting a row already open",
+         timing="sdr", bank_queue_depth=2, covers=("row_hit",)),
     _job("controller_mutant_trcd", "bmc", 10,
          "mutation: a controller that takes tRCD_RD one cycle short of the device's breaks "
-         "the rule; the proof must fail with a counterexample",
-         expect="fail", timing=TINY, controller_timing=TINY_SHORT_TRCD, lemmas=False),
+         "the rule; the check must fail with a counterexample",
+         expect="fail", timing=TINY, controller_timing=TINY_SHORT_TRCD, bank_queue_depth=2),
 )

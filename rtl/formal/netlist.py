@@ -48,6 +48,20 @@ class Netlist(Elaboratable):
         """The one instance of ``cls`` in the design."""
         return next(o for o in self.fragment_of(cls).origins if isinstance(o, cls))
 
+    def submodule(self, name, cls, fragment=None):
+        """The instance of ``cls`` added as ``m.submodules[name]`` of ``fragment`` (default:
+        the design's own), and its fragment: where a design holds several instances of one
+        class (a bank machine per bank), the name tells them apart."""
+        fragment = self.fragment if fragment is None else fragment
+        found = [(origin, sub) for sub, sub_name, _src_loc in fragment.subfragments
+                 if sub_name == name
+                 for origin in (sub.origins or ()) if isinstance(origin, cls)]
+        if len(found) != 1:
+            raise LookupError(f"expected one {cls.__name__} called {name!r} in "
+                              f"{self.design!r}, found {len(found)}: the design changed; "
+                              f"update the properties that read it")
+        return found[0]
+
     def signal(self, name, fragment=None):
         """The one signal called ``name`` driven in ``fragment`` (default: the design's
         own)."""
