@@ -103,7 +103,9 @@ class ChannelController(wiring.Component):
     request waits for a bank queue that holds reads and no writes). Two exceptions keep it correct and starvation
     free: a request of the other kind that a younger request waits on (same burst address)
     is served at once, ahead of the mode's requests; and once a request has waited
-    ``starvation_limit`` cycles, the mode becomes its kind.
+    ``starvation_limit`` cycles, the mode becomes its kind (with starved requests of both
+    kinds, a mode ends once it has served one of its starved requests and lasted
+    ``starvation_limit`` cycles).
 
     Parameters
     ----------
@@ -367,6 +369,12 @@ class ChannelController(wiring.Component):
         write_mode = Signal()
         exception = Signal()
         dwell = Signal(range(limit + 1))        # cycles in the current mode
+        # With starved requests of both kinds, a mode ends only once it has served one of
+        # its own starved requests (and lasted starvation_limit cycles): a mode that could
+        # end before its starved request's bank has switched rows would take the bank back
+        # to the other kind's row every time, and neither would ever be served.
+        served_starved = Signal()
+        turn_over = served_starved & (dwell == limit)
         starved_reads = each("starved_read").any()
         starved_writes = each("starved_write").any()
         # The input waits for a bank queue full of requests of the other mode only: only a
@@ -376,11 +384,11 @@ class ChannelController(wiring.Component):
                                         & held_onehot).any())
         blocked_by_reads = (blocked & (each("holds_read") & ~each("holds_write")
                                        & held_onehot).any())
-        to_read = ((starved_reads & (~starved_writes | (dwell == limit)))
+        to_read = ((starved_reads & (~starved_writes | turn_over))
                    | (~starved_writes & ((pending_writes == 0)
                                          | ((pending_writes <= low) & (pending_reads != 0))
                                          | blocked_by_reads)))
-        to_write = ((starved_writes & (~starved_reads | (dwell == limit)))
+        to_write = ((starved_writes & (~starved_reads | turn_over))
                     | (~starved_reads & ((pending_writes >= high)
                                          | ((pending_writes != 0) & (pending_reads == 0))
                                          | blocked_by_writes)))
@@ -478,6 +486,11 @@ class ChannelController(wiring.Component):
             dram.col_bank.eq(col_bank),
             dram.column.eq(chosen(col_grant, "col_column")),
         ]
+
+        with m.If(switch):
+            m.d.sync += served_starved.eq(0)
+        with m.Elif(col_issue & chosen(col_grant, "col_starved") & (issue_write == write_mode)):
+            m.d.sync += served_starved.eq(1)
 
         # Pending counts of the mode rule: +1 on entering a bank queue, -1 on the RD/WR.
         m.d.sync += [

@@ -69,8 +69,9 @@ class BankMachine(wiring.Component):
         This bank's column or row candidate was picked this cycle; a PREA was picked.
     release : ``In(1)``, ``release_slot`` : ``In(range(depth))``
         A write's data has gone out: its slot is free.
-    col_valid, col_write, col_column, col_tag, col_slot, col_row_hit : ``Out``
-        The column candidate (registered); ``col_row_hit``: its request needed no ACT.
+    col_valid, col_write, col_column, col_tag, col_slot, col_row_hit, col_starved : ``Out``
+        The column candidate (registered); ``col_row_hit``: its request needed no ACT;
+        ``col_starved``: it has waited ``starvation_limit`` cycles.
     row_valid, row_act, row_row, row_lookahead : ``Out``
         The row candidate (registered): an ACT of ``row_row`` or a PRE; ``row_lookahead``:
         for a request that is not offered (a lower priority).
@@ -101,6 +102,7 @@ class BankMachine(wiring.Component):
             "release": In(1), "release_slot": In(slot),
             "col_valid": Out(1), "col_write": Out(1), "col_column": Out(bus.column_width),
             "col_tag": Out(tag_width), "col_slot": Out(slot), "col_row_hit": Out(1),
+            "col_starved": Out(1),
             "row_valid": Out(1), "row_act": Out(1), "row_row": Out(bus.row_width),
             "row_lookahead": Out(1),
             "open": Out(1), "pre_next": Out(1),
@@ -207,6 +209,7 @@ class BankMachine(wiring.Component):
             self.col_slot.eq(select_onehot(col_pick, [Const(i, self.col_slot.shape())
                                                       for i in range(n)])),
             self.col_row_hit.eq(~(col_pick & missed).any()),
+            self.col_starved.eq((col_pick & starved).any()),
             self.row_valid.eq((primary | lookahead) & ~issued),
             self.row_act.eq(~is_open),
             self.row_row.eq(select_onehot(row_pick, [e.row for e in entries])),
