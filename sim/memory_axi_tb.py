@@ -15,7 +15,7 @@ Parameters (JSON in ``OPENMXU_TEST_PARAMS``):
 ``read_latency``, ``read_latency_hit``
     ``row_miss_latency``: the expected figures, from
     :meth:`rtl.mem.system.MemorySystem.read_latency`.
-``starvation_limit``, ``queue_depth``
+``starvation_limit``, ``bank_queue_depth``
     ``refresh_and_starvation``: the controller's figures the latency bound is derived from.
 ``cycles``, ``aggressor_reads``, ``trace``
     ``refresh_and_starvation``: cycles of load; read bursts the aggressor port keeps in
@@ -454,7 +454,7 @@ async def refresh_and_starvation(dut):
     t = bench.timing
     cycles = p.get("cycles", 40_000)
     limit = p["starvation_limit"]
-    depth = p["queue_depth"]
+    depth = p["bank_queue_depth"]
     # Port 0, the aggressor: 16-beat bursts that hit open rows (reads of row 3 of bank field
     # 0 and writes to row 3 of bank field 1 on channel 0, some reads and writes of rows 7
     # and 8 of channel 1), enough in flight to keep channel 0's queue full of row hits.
@@ -547,23 +547,25 @@ async def refresh_and_starvation(dut):
 
     # The latency bound (cycles from the AW/AR handshake to B or the last R beat):
     #
-    # * starvation_limit: how long younger row hits may bypass a request in a controller's
+    # * starvation_limit: how long younger row hits may bypass a request in its bank's
     #   queue; after that the hits to its bank wait for it, and the mode is its kind;
-    # * queue_depth row cycles: the requests older than it in the queue (at most
-    #   queue_depth - 1, starved too) go first, each at worst a row miss of its own bank
-    #   (tRC covers PRE, ACT and the column command) plus a write-to-read turnaround
-    #   (cwl + burst + tWTR_L), and then its own;
+    # * another starvation_limit: with starved requests of both kinds, the other kind's
+    #   mode lasts that long (and until it has served one of its starved requests);
+    # * bank_queue_depth row cycles: the requests older than it in its bank's queue (at most
+    #   bank_queue_depth - 1, starved too) go first, each at worst a row miss (tRC covers
+    #   PRE, ACT and the column command) plus a write-to-read turnaround (cwl + burst +
+    #   tWTR_L), and then its own;
     # * two refreshes (drain to PREA, then tRFC): a window this long spans at most two
     #   tREFI ticks;
     # * the unloaded read latency of a row miss (the fixed pipeline);
     # * the R beats with READY dropped at random (twice the beats).
-    # The victim's bursts (at most 8 beats in flight) enter the queue at once; the
+    # The victim's bursts (at most 8 beats in flight) enter the queues at once; the
     # aggressor's beats are row hits, at most 64 in flight, which the controller serves
-    # within the queue_depth row cycles above. Without the starvation limit a victim burst
-    # would wait as long as the aggressor streams (the whole run).
+    # within the row cycles above. Without the starvation limit a victim burst would wait
+    # as long as the aggressor streams (the whole run).
     row_cycle = t.trc + t.cwl + t.burst_cycles + t.twtr_l
     refresh = ChannelController._refresh_drain(t) + t.trfc
-    bound = (limit + depth * row_cycle + 2 * refresh + p["read_latency"]
+    bound = (2 * limit + depth * row_cycle + 2 * refresh + p["read_latency"]
              + 2 * MAX_BURST_BEATS)
     worst = max(load, key=lambda txn: txn.latency)
     by_port = [max((txn.latency for txn in load if txn in m.transactions), default=0)
@@ -571,8 +573,8 @@ async def refresh_and_starvation(dut):
     dut._log.info("refresh_and_starvation: %d bursts, max latency %d (bound %d): %s; per "
                   "port %s", len(load), worst.latency, bound, worst, by_port)
     assert worst.latency <= bound, (
-        f"burst latency {worst.latency} above the bound {bound} (starvation limit {limit} + "
-        f"{depth} x row cycle {row_cycle} + 2 x refresh {refresh} + read latency "
+        f"burst latency {worst.latency} above the bound {bound} (2 x starvation limit {limit} "
+        f"+ {depth} x row cycle {row_cycle} + 2 x refresh {refresh} + read latency "
         f"{p['read_latency']} + R beats {2 * MAX_BURST_BEATS}): {worst}")
     # The bound is about starvation only if requests waited that long: port 1's misses must
     # have been held back by port 0's hits for about the starvation limit.
