@@ -124,3 +124,25 @@ def test_model_sees_weight_fetch_bound_small_m():
     # The 8 weight rows of a tile share a bank group: tccd_l per row, not 8 vectors, per tile.
     tiles = (256 // 8) * (512 // 8)
     assert small.cycles >= tiles * 8 * model.timing.tccd_l
+
+
+#: Cycles of the RTL (``openmxu.system_bench.measure`` on the default configuration, with
+#: the channel controller of docs/memory-controller.md): start-up, write-bound, refresh-hit
+#: and weight-bound shapes. Re-measure them when the RTL's timing changes.
+RTL_CYCLES = {(32, 32, 32): 1034, (64, 64, 64): 5198, (128, 512, 32): 36732,
+              (8, 256, 512): 70665, (48, 96, 40): 3763, (24, 40, 200): 4368}
+
+
+@pytest.mark.parametrize("shape", sorted(RTL_CYCLES))
+def test_model_tracks_the_rtl(shape):
+    prediction = PerformanceModel(Config()).predict(*shape)
+    assert abs(prediction.cycles / RTL_CYCLES[shape] - 1) < 0.05
+    assert prediction.start_cycles + prediction.compute_cycles + prediction.tail_cycles \
+        + prediction.load_stall_cycles == prediction.cycles
+
+
+def test_model_runs_other_configurations():
+    for config in (Config(rows=4, cols=16, channels=2), Config(memory_preset="sdr", channels=1),
+                   Config(memory_preset="ideal"), Config(block_m=32, block_k=32)):
+        prediction = PerformanceModel(config).predict(33, 65, 129)
+        assert prediction.cycles > prediction.compute_cycles >= prediction.ideal_cycles
