@@ -155,11 +155,10 @@ BOARDS = {
             # 32 x 8 cells (256 MACs) and one HBM2 pseudo-channel emulated in block RAM
             # (64 KB stored). The array runs in its own 100 MHz domain; the sequencer, DMA
             # engines and memory system at a third of it, 33.3 MHz, which hands the array a
-            # third of the vectors it could take (the memory channel controller's one-cycle
-            # scheduler routes at about 40 MHz on this part). Four request slots
-            # per controller, not eight: each slot's bank and row fields fan out to every
-            # bank's timers and to the other slots' comparators, and with eight they were
-            # the design's most congested nets, which kept the route from converging.
+            # third of the vectors it could take: the memory channel controller alone routes
+            # at about 47 MHz on this part (`--controller-only`). Two requests per bank
+            # (32 in all) keep the controller to about 7,000 LUT4s; the default eight make it
+            # about 25,000.
             config=Config(rows=32, cols=8, channels=1, block_m=64, block_k=256,
                           bank_queue_depth=2, clock_mhz=100 / 3),
             # 135 cells on DSP blocks, and 21 blocks outside the array (two per column in
