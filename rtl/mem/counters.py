@@ -1,9 +1,9 @@
 """Cycle counters for DRAM timing rules, shared by the controller and the device model so
 that both count every rule from the same reference point in the same way."""
 
-from amaranth import Const
+from amaranth import Const, Signal
 
-__all__ = ["log2", "cycles_since", "rule_met"]
+__all__ = ["log2", "cycles_since", "since_counter", "rule_met"]
 
 
 def log2(count):
@@ -18,6 +18,15 @@ def cycles_since(m, counter, saturate, event):
         m.d.sync += counter.eq(1)
     with m.Elif(counter != saturate):
         m.d.sync += counter.eq(counter + 1)
+
+
+def since_counter(m, event, saturate, *, name):
+    """A new counter of the cycles since ``event`` (:func:`cycles_since`), saturating at
+    ``saturate`` (at least 1), where it also starts."""
+    saturate = max(saturate, 1)
+    counter = Signal(range(saturate + 1), init=saturate, name=name)
+    cycles_since(m, counter, saturate, event)
+    return counter
 
 
 def rule_met(elapsed, cycles):

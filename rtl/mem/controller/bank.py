@@ -22,7 +22,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..bits import lowest_set, select_onehot
-from ..counters import cycles_since
+from ..counters import since_counter
 from ..commands import DramSignature, resolve_timing, timing_repr
 from .timing import met_flag
 
@@ -154,15 +154,11 @@ class BankMachine(wiring.Component):
         close = (self.row_grant & ~self.row_act) | (self.prea & is_open)
         rd = self.col_grant & ~self.col_write
         wr = self.col_grant & self.col_write
-        act_sat = max(1, t.trcd_rd, t.trcd_wr, t.tras, t.trc)
-        since_act = Signal(range(act_sat + 1), init=act_sat)
-        since_pre = Signal(range(max(1, t.trp) + 1), init=max(1, t.trp))
-        since_rd = Signal(range(max(1, t.trtp) + 1), init=max(1, t.trtp))
-        since_wr = Signal(range(max(1, write_end + t.twr) + 1), init=max(1, write_end + t.twr))
-        cycles_since(m, since_act, act_sat, act)
-        cycles_since(m, since_pre, max(1, t.trp), close)
-        cycles_since(m, since_rd, max(1, t.trtp), rd)
-        cycles_since(m, since_wr, max(1, write_end + t.twr), wr)
+        since_act = since_counter(m, act, max(t.trcd_rd, t.trcd_wr, t.tras, t.trc),
+                                  name="since_act")
+        since_pre = since_counter(m, close, t.trp, name="since_pre")
+        since_rd = since_counter(m, rd, t.trtp, name="since_rd")
+        since_wr = since_counter(m, wr, write_end + t.twr, name="since_wr")
         act_next = (met_flag(m, since_act, act, t.trc, lead=1, name="trc_met")
                     & met_flag(m, since_pre, close, t.trp, lead=1, name="trp_met"))
         pre_next = (met_flag(m, since_act, act, t.tras, lead=1, name="tras_met")

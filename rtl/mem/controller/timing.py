@@ -16,7 +16,7 @@ from amaranth import Module, Signal, Const, Mux
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..counters import cycles_since, rule_met
+from ..counters import since_counter, rule_met
 from ..commands import resolve_timing, timing_repr
 
 __all__ = ["met_flag", "ChannelTiming"]
@@ -87,9 +87,7 @@ class ChannelTiming(wiring.Component):
         write_end = t.cwl + t.burst_cycles          # WR to the end of its write data
 
         def counter(name, saturate, event):
-            since = Signal(range(max(saturate, 1) + 1), init=max(saturate, 1), name=name)
-            cycles_since(m, since, max(saturate, 1), event)
-            return since
+            return since_counter(m, event, saturate, name=name)
 
         # Per pseudo-channel.
         since_act = counter("since_act", t.trrd_s, self.act)
@@ -136,11 +134,7 @@ class ChannelTiming(wiring.Component):
             loads = [Signal(name=f"faw_event_{k}") for k in range(4)]
             for k in range(4):
                 m.d.comb += loads[k].eq(self.act & (faw_next == k))
-            faw = []
-            for k in range(4):
-                since = Signal(range(t.tfaw + 1), init=t.tfaw, name=f"faw_since_{k}")
-                cycles_since(m, since, t.tfaw, loads[k])
-                faw.append(since)
+            faw = [counter(f"faw_since_{k}", t.tfaw, loads[k]) for k in range(4)]
             met = [rule_met(since, t.tfaw - 1) for since in faw]
             faw_ok = Signal(init=1, name="tfaw_met")
             after_act = Const(0, 1)
