@@ -319,14 +319,17 @@ class ControllerHarness(wiring.Component):
         def exact(counter, now, window, saturate, name):
             """The counter holds 1 for an event on the interface now, ``k + 2`` for one
             ``k + 1`` cycles ago, else ``saturate`` (each window is as long as its counter
-            counts)."""
+            counts). With ``now`` None, the counter counts from the interface (as the rules
+            between banks do): ``k + 1`` for an event ``k + 1`` cycles ago."""
             expected = Signal(range(saturate + 1), name=f"lemma_{name}")
             m.d.comb += expected.eq(saturate)
+            offset = 2 if now is not None else 1
             for k in reversed(range(len(window))):
                 with m.If(window[k]):
-                    m.d.comb += expected.eq(min(saturate, k + 2))
-            with m.If(now):
-                m.d.comb += expected.eq(1)
+                    m.d.comb += expected.eq(min(saturate, k + offset))
+            if now is not None:
+                with m.If(now):
+                    m.d.comb += expected.eq(1)
             m.d.comb += Assert(counter == expected, f"lemma: {name}")
 
         # The bank machines: the open row, and the counters of the bank's own rules. The
@@ -357,37 +360,36 @@ class ControllerHarness(wiring.Component):
             exact(signal("since_wr"), wr_to[b], w["wr"][b], max(1, write_end + t.twr),
                   f"bank{b}_since_wr")
 
-        # The rules between banks.
+        # The rules between banks, counted from the command register: an event on the
+        # interface now is not among them yet.
         _timing, fragment = netlist.submodule("channel_timing", ChannelTiming)
 
         def signal(name):
             return netlist.signal(name, fragment)
 
         for g, members in enumerate(group_banks):
-            exact(signal(f"group{g}_since_act"), any_of(act_to[b] for b in members),
+            exact(signal(f"group{g}_since_act"), None,
                   [any_of(w["act"][b][k] for b in members)
                    for k in range(len(w["act"][members[0]]))],
                   max(1, t.trrd_l), f"group{g}_since_act")
-            exact(signal(f"group{g}_since_rd"), any_of(rd_to[b] for b in members),
-                  w["group_rd"][g], max(1, t.tccd_l), f"group{g}_since_rd")
-            exact(signal(f"group{g}_since_wr"), any_of(wr_to[b] for b in members),
-                  w["group_wr"][g], max(1, t.tccd_l, write_end + t.twtr_l),
+            exact(signal(f"group{g}_since_rd"), None, w["group_rd"][g], max(1, t.tccd_l), f"group{g}_since_rd")
+            exact(signal(f"group{g}_since_wr"), None, w["group_wr"][g], max(1, t.tccd_l, write_end + t.twtr_l),
                   f"group{g}_since_wr")
-        for name, now, window, saturate in [
-                ("since_act", checker.act, w["any_act"], max(1, t.trrd_s)),
-                ("since_rd", checker.rd, w["any_rd"], max(1, t.tccd_s)),
-                ("since_wr", checker.wr, w["any_wr"], max(1, t.tccd_s, write_end + t.twtr_s)),
-                ("since_close", checker.closes.any(), w["any_pre"], max(1, t.trp)),
-                ("since_ref", checker.ref, w["ref"], max(1, t.trfc))]:
-            exact(signal(name), now, window, saturate, name)
+        for name, window, saturate in [
+                ("since_act", w["any_act"], max(1, t.trrd_s)),
+                ("since_rd", w["any_rd"], max(1, t.tccd_s)),
+                ("since_wr", w["any_wr"], max(1, t.tccd_s, write_end + t.twtr_s)),
+                ("since_close", w["any_pre"], max(1, t.trp)),
+                ("since_ref", w["ref"], max(1, t.trfc))]:
+            exact(signal(name), None, window, saturate, name)
 
         # tFAW: slot i of the ring holds the cycles since an ACT; the one r places before the
         # slot the next ACT takes holds the r-th most recent.
         if t.tfaw:
             faw_next = signal("faw_next")
             ring = [signal(f"faw_since_{i}") for i in range(4)]
-            # ACTs on the interface now and in the window, most recent first.
-            acts = [checker.act] + [w["any_act"][k] for k in range(len(w["any_act"]))]
+            # ACTs in the window (before now), most recent first.
+            acts = [w["any_act"][k] for k in range(len(w["any_act"]))]
             for r in range(1, 5):
                 slot = Signal.like(ring[0], name=f"lemma_faw_recent{r}")
                 for i in range(4):
@@ -403,18 +405,11 @@ class ControllerHarness(wiring.Component):
                         m.d.comb += expected.eq(min(t.tfaw, k + 1))
                 m.d.comb += Assert(slot == expected, "lemma: tfaw ring")
 
-        # The data bus: the controller's count is the last beat scheduled, seen from the next
-        # cycle (a beat j cycles from now makes it j).
+        # The data bus: the controller's count is the last beat of the commands before now
+        # (a beat j cycles from now makes it j).
         bus_busy = signal("bus_busy")
-        horizon = len(checker.bus_beats)
-        scheduled = Signal(horizon + 1, name="lemma_scheduled")
-        burst = (1 << t.burst_cycles) - 1
-        with m.If(checker.rd):
-            m.d.comb += scheduled.eq(checker.bus_beats | (burst << t.cl))
-        with m.Elif(checker.wr):
-            m.d.comb += scheduled.eq(checker.bus_beats | (burst << t.cwl))
-        with m.Else():
-            m.d.comb += scheduled.eq(checker.bus_beats)
+        scheduled = checker.bus_beats
+        horizon = len(scheduled) - 1
         last_beat = Signal.like(bus_busy, name="lemma_last_beat")
         for j in range(1, horizon + 1):
             with m.If(scheduled[j]):

@@ -54,23 +54,45 @@ def round_robin(m, requests, count, *, accepted, name, hold=True):
     return grant
 
 
-def interleaved_round_robin(m, requests, groups, *, name):
+def interleaved_round_robin(m, levels, groups, *, name, accepted=Const(1)):
     """Round robin over ``groups`` equal groups of request bits, taken in interleaved order
     (the first member of every group, then the second of every group, ...), so that the
     requesters that follow each other in the rotation belong to different groups. When
     whole groups turn eligible and ineligible together (a group just served waits), a
     rotation in plain order would reach the other members of the group just served while
     it waits, and keep serving its first member; in interleaved order every member gets
-    its turn. Returns the one-hot grant."""
-    count = len(requests)
+    its turn.
+
+    ``levels`` is one request vector, or a list of them in priority order: the first level
+    with a request is served, in one rotation shared by all levels. Returns the one-hot
+    grant; the rotation moves past it in a cycle ``accepted`` is high.
+
+    Each level's grant is the lowest set bit of its requests after the last grant followed
+    by all of its requests: one carry chain of twice the requesters, and an OR of the two
+    halves."""
+    if not isinstance(levels, (list, tuple)):
+        levels = [levels]
+    count = len(levels[0])
     size = count // groups
     # order[p] is the position p of the rotation's requester: group (p % groups), member
     # (p // groups); as a flat index, group * size + member.
     flat = [(p % groups) * size + p // groups for p in range(count)]
-    rotated = round_robin(m, Cat(*(requests[i] for i in flat)), count, accepted=Const(1),
-                          name=name, hold=False)
+    after_last = Signal(count, name=f"{name}_after_last")  # positions after the last grant
+    rotated_grant = Signal(count, name=f"{name}_rotated")
+    choice = Const(0, count)
+    for k, level in reversed(list(enumerate(levels))):
+        rotated = Signal(count, name=f"{name}_level{k}")
+        m.d.comb += rotated.eq(Cat(*(level[i] for i in flat)))
+        candidates = Cat(rotated & after_last, rotated)
+        lowest = Signal(2 * count, name=f"{name}_level{k}_lowest")
+        m.d.comb += lowest.eq(candidates & ~(candidates - 1))
+        choice = Mux(rotated.any(), lowest[:count] | lowest[count:], choice)
+    m.d.comb += rotated_grant.eq(choice)
+    with m.If(accepted & rotated_grant.any()):
+        m.d.sync += after_last.eq(Cat(Const(0, 1), *(rotated_grant[:p].any()
+                                                     for p in range(1, count))))
     grant = Signal(count, name=f"{name}_grant")
-    m.d.comb += grant.eq(Cat(*(rotated[flat.index(i)] for i in range(count))))
+    m.d.comb += grant.eq(Cat(*(rotated_grant[flat.index(i)] for i in range(count))))
     return grant
 
 

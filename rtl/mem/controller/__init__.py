@@ -112,7 +112,7 @@ class ChannelController(wiring.Component):
     timing : TimingPreset or str
         The organization and timing of the pseudo-channel (a preset or a preset's name).
     bank_queue_depth : int
-        Requests each bank's queue holds (1 to 16, default 4). Reads leave the queue when
+        Requests each bank's queue holds (1 to 16, default 8). Reads leave the queue when
         their RD issues, writes when their data has gone out.
     starvation_limit : int
         Cycles a request may wait before it is served ahead of younger requests (1 to
@@ -411,9 +411,14 @@ class ChannelController(wiring.Component):
             m.submodules.refresher = refresher = Refresher(timing=t,
                                                            deadline=self.refresh_deadline)
         refreshing = refresher.refreshing if refresher is not None else Const(0)
-        outstanding = Signal(range(self._response_depth + 1))
-        credit = Signal(init=1)         # a credit is left (registered)
-        col_allowed = credit & ~refreshing
+        # Credits: ``outstanding`` counts the RD/WR commands before the command register's
+        # whose response has not left; a pick now needs one more credit than that if the
+        # register holds a RD/WR too.
+        depth_credits = self._response_depth
+        outstanding = Signal(range(depth_credits + 1))
+        one_left = Signal(init=1)
+        two_left = Signal(init=int(depth_credits > 1))
+        col_allowed = Mux(self.dram.col_valid, two_left, one_left) & ~refreshing
 
         def group_bit(flags, b):
             return flags[b >> group_shift] if groups > 1 else flags[0]
@@ -423,21 +428,32 @@ class ChannelController(wiring.Component):
         m.d.comb += col_eligible.eq(each("col_valid") & col_allowed.replicate(banks) & Cat(*(
             Mux(col_write[b], group_bit(timing.wr_ok, b), group_bit(timing.rd_ok, b))
             for b in range(banks))))
-        row_act = each("row_act")
-        row_eligible = Signal(banks)
-        m.d.comb += row_eligible.eq(each("row_valid") & ~refreshing.replicate(banks) & Cat(*(
-            ~row_act[b] | group_bit(timing.act_ok, b) for b in range(banks))))
         # ACTs are the scarce row commands (tRRD, tFAW), so an eligible ACT of an offered
-        # request goes first; PREs fill the cycles between.
-        row_first = row_eligible & ~each("row_lookahead")
-        act_first = row_first & row_act
-        row_choice = Signal(banks)
-        m.d.comb += row_choice.eq(Mux(act_first.any(), act_first,
-                                      Mux(row_first.any(), row_first, row_eligible)))
+        # request goes first, then a PRE of an offered request, then the same for lookahead
+        # requests. ACTs and PREs have a chooser each, so that the kind of the row command
+        # is known without waiting for a choice.
+        row_act = each("row_act")
+        row_valid = each("row_valid") & ~refreshing.replicate(banks)
+        offered = ~each("row_lookahead")
+        acts = Signal(banks)
+        pres = Signal(banks)
+        m.d.comb += [
+            acts.eq(row_valid & row_act & Cat(*(group_bit(timing.act_ok, b)
+                                                for b in range(banks)))),
+            pres.eq(row_valid & ~row_act),
+        ]
+        issue_act = Signal()
+        m.d.comb += issue_act.eq((acts & offered).any()
+                                 | (acts.any() & ~(pres & offered).any()))
+        act_grant = interleaved_round_robin(m, [acts & offered, acts], groups,
+                                            accepted=issue_act, name="act_choice")
+        pre_grant = interleaved_round_robin(m, [pres & offered, pres], groups,
+                                            accepted=~issue_act, name="pre_choice")
+        row_grant = Signal(banks)
+        m.d.comb += row_grant.eq(Mux(issue_act, act_grant, pre_grant))
         col_grant = interleaved_round_robin(m, col_eligible, groups, name="col_choice")
-        row_grant = interleaved_round_robin(m, row_choice, groups, name="row_choice")
-        col_issue = col_grant.any()
-        row_issue = row_grant.any()
+        col_issue = col_eligible.any()
+        row_issue = (acts | pres).any()
 
         def chosen(grant, name):
             return select_onehot(grant, [getattr(machine, name) for machine in machines])
@@ -445,7 +461,6 @@ class ChannelController(wiring.Component):
         col_bank = select_onehot(col_grant, [Const(b, max(1, log2(banks))) for b in range(banks)])
         row_bank = select_onehot(row_grant, [Const(b, max(1, log2(banks))) for b in range(banks)])
         issue_write = chosen(col_grant, "col_write")
-        issue_act = chosen(row_grant, "row_act")
         issue_slot = chosen(col_grant, "col_slot")
 
         # Refresh: close every bank with one PREA, then REF.
@@ -461,21 +476,17 @@ class ChannelController(wiring.Component):
         for b, machine in enumerate(machines):
             m.d.comb += [machine.col_grant.eq(col_grant[b]), machine.row_grant.eq(row_grant[b]),
                          machine.prea.eq(prea_issue)]
-        m.d.comb += [
-            timing.act.eq(row_issue & issue_act),
-            timing.close.eq((row_issue & ~issue_act) | prea_issue),
-            timing.ref.eq(ref_issue),
-            timing.rd.eq(col_issue & ~issue_write),
-            timing.wr.eq(col_issue & issue_write),
-            timing.row_group.eq(row_bank >> group_shift),
-            timing.col_group.eq(col_bank >> group_shift),
-        ]
 
-        # The command register.
+        # The command register. What follows a command and is not the bank machines' (the
+        # rules between banks, credits, counts and counters) learns of it from this
+        # register, a cycle after the pick, so that the choice drives registers only.
         dram = self.dram
         row_cmd = Mux(ref_issue, RowCommand.REF,
                       Mux(prea_issue, RowCommand.PREA,
                           Mux(issue_act, RowCommand.ACT, RowCommand.PRE)))
+        issued_row_hit = Signal()       # the RD/WR in the register needed no ACT of its own
+        issued_starved = Signal()       # ... and was for a starved request
+        issued_tag = Signal(self._tag_width)
         m.d.sync += [
             dram.row_valid.eq(row_issue | prea_issue | ref_issue),
             dram.row_cmd.eq(row_cmd),
@@ -485,19 +496,35 @@ class ChannelController(wiring.Component):
             dram.col_cmd.eq(Mux(issue_write, ColumnCommand.WR, ColumnCommand.RD)),
             dram.col_bank.eq(col_bank),
             dram.column.eq(chosen(col_grant, "col_column")),
+            issued_row_hit.eq(chosen(col_grant, "col_row_hit")),
+            issued_starved.eq(chosen(col_grant, "col_starved")),
+            issued_tag.eq(chosen(col_grant, "col_tag")),
+        ]
+        issued_act = dram.row_valid & (dram.row_cmd == RowCommand.ACT)
+        issued_ref = dram.row_valid & (dram.row_cmd == RowCommand.REF)
+        issued_close = dram.row_valid & ((dram.row_cmd == RowCommand.PRE)
+                                         | (dram.row_cmd == RowCommand.PREA))
+        issued_rd = dram.col_valid & (dram.col_cmd == ColumnCommand.RD)
+        issued_wr = dram.col_valid & (dram.col_cmd == ColumnCommand.WR)
+        m.d.comb += [
+            timing.act.eq(issued_act),
+            timing.close.eq(issued_close),
+            timing.ref.eq(issued_ref),
+            timing.rd.eq(issued_rd),
+            timing.wr.eq(issued_wr),
+            timing.row_group.eq(dram.row_bank >> group_shift),
+            timing.col_group.eq(dram.col_bank >> group_shift),
         ]
 
         with m.If(switch):
             m.d.sync += served_starved.eq(0)
-        with m.Elif(col_issue & chosen(col_grant, "col_starved") & (issue_write == write_mode)):
+        with m.Elif(dram.col_valid & issued_starved & (issued_wr == write_mode)):
             m.d.sync += served_starved.eq(1)
 
         # Pending counts of the mode rule: +1 on entering a bank queue, -1 on the RD/WR.
         m.d.sync += [
-            pending_reads.eq(pending_reads + (enqueue & ~entering.write)
-                             - (col_issue & ~issue_write)),
-            pending_writes.eq(pending_writes + (enqueue & entering.write)
-                              - (col_issue & issue_write)),
+            pending_reads.eq(pending_reads + (enqueue & ~entering.write) - issued_rd),
+            pending_writes.eq(pending_writes + (enqueue & entering.write) - issued_wr),
         ]
 
         # Data paths and credits --------------------------------------------------------------
@@ -516,32 +543,34 @@ class ChannelController(wiring.Component):
         m.submodules.response_path = responses = ResponsePath(
             timing=t, tag_width=self._tag_width, depth=self._response_depth)
         m.d.comb += [
-            responses.issue.eq(col_issue),
-            responses.issue_tag.eq(chosen(col_grant, "col_tag")),
-            responses.issue_write.eq(issue_write),
+            responses.issue.eq(dram.col_valid),
+            responses.issue_tag.eq(issued_tag),
+            responses.issue_write.eq(issued_wr),
             responses.write_done.eq(write_data.done),
             responses.rdata.eq(dram.rdata),
             responses.rdata_valid.eq(dram.rdata_valid),
         ]
         wiring.connect(m, responses.responses, wiring.flipped(self.responses))
         pop = responses.pop
-        depth_credits = self._response_depth
-        with m.If(col_issue & ~pop):
+        with m.If(dram.col_valid & ~pop):
             m.d.sync += [outstanding.eq(outstanding + 1),
-                         credit.eq(outstanding + 1 < depth_credits)]
-        with m.Elif(~col_issue & pop):
-            m.d.sync += [outstanding.eq(outstanding - 1), credit.eq(1)]
+                         one_left.eq(outstanding + 1 < depth_credits),
+                         two_left.eq(outstanding + 2 < depth_credits)]
+        with m.Elif(~dram.col_valid & pop):
+            m.d.sync += [outstanding.eq(outstanding - 1), one_left.eq(1),
+                         two_left.eq(outstanding < depth_credits)]
 
         # Counters ----------------------------------------------------------------------------
-        row_hit = chosen(col_grant, "col_row_hit")
+        # Counted from the command register, like everything after the choice.
         increments = {
-            "reads": (col_issue & ~issue_write, 1),
-            "writes": (col_issue & issue_write, 1),
-            "bytes": (col_issue, t.burst_bytes),
-            "row_hits": (col_issue & row_hit, 1),
-            "row_misses": (col_issue & ~row_hit, 1),
-            "refreshes": (ref_issue, 1),
-            "busy_cycles": (each("busy").any() | held_valid | (outstanding != 0), 1),
+            "reads": (issued_rd, 1),
+            "writes": (issued_wr, 1),
+            "bytes": (dram.col_valid, t.burst_bytes),
+            "row_hits": (dram.col_valid & issued_row_hit, 1),
+            "row_misses": (dram.col_valid & ~issued_row_hit, 1),
+            "refreshes": (issued_ref, 1),
+            "busy_cycles": (each("busy").any() | held_valid | dram.col_valid
+                            | (outstanding != 0), 1),
         }
         assert tuple(increments) == COUNTERS        # the one list of counter names
         for name, (event, step) in increments.items():

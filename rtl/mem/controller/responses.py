@@ -46,7 +46,9 @@ class WriteData(wiring.Component):
     release : ``Out(1)``, ``release_bank``, ``release_slot``
         The slot's last beat has left the store: the slot may be reused.
     done : ``Out(1)``
-        The last beat of a write is on the interface this cycle (its response is due).
+        The last beat of a write is on the interface this cycle (its response is due), or
+        was last cycle if that is the cycle after the pick: the response path learns of a
+        WR a cycle after its pick, from the command register.
     """
 
     def __init__(self, *, timing, bank_slots):
@@ -94,7 +96,8 @@ class WriteData(wiring.Component):
         issued = Signal(max(1, slot_bits + bank_bits))
         m.d.comb += issued.eq(address(self.issue_bank, self.issue_slot))
         lines = [(self.issue, issued)]
-        for s in range(1, t.cwl + t.burst_cycles + 1):
+        done_after = max(t.cwl + t.burst_cycles, 2)
+        for s in range(1, done_after + 1):
             valid = Signal(name=f"line_valid_{s}")
             slot = Signal.like(issued, name=f"line_slot_{s}")
             m.d.sync += [valid.eq(lines[-1][0]), slot.eq(lines[-1][1])]
@@ -119,7 +122,7 @@ class WriteData(wiring.Component):
             self.release.eq(release),
             self.release_slot.eq(release_address[:slot_bits]),
             self.release_bank.eq(release_address[slot_bits:]),
-            self.done.eq(lines[t.cwl + t.burst_cycles][0]),
+            self.done.eq(lines[done_after][0]),
         ]
         return m
 
@@ -134,7 +137,7 @@ class ResponsePath(wiring.Component):
     Members
     -------
     issue : ``In(1)``, ``issue_tag``, ``issue_write``
-        A RD or WR was picked this cycle.
+        A RD or WR is in the command register (it was picked last cycle).
     write_done : ``In(1)``
         A write's last beat is on the interface.
     rdata, rdata_valid : ``In``
