@@ -283,14 +283,16 @@ class ControllerHarness(wiring.Component):
         cycles since an event (the bank machines', the rules between banks', the tFAW ring
         and the data bus) is what the checker's windows say; the checker's windows of one
         event agree with each other. The flags a cycle ahead and the candidates follow from
-        these in two cycles, which the induction length covers. The refresh deadline is not
-        among them: it spans thousands of cycles, so the jobs that prove by induction leave
-        ``refresh_starved`` to the bounded check of the tiny preset.
+        these in three cycles, which the induction length covers. The refresh deadline is
+        not among them: it spans thousands of cycles, so the jobs that prove by induction
+        leave ``refresh_starved`` to the bounded check of the tiny preset.
 
-        The controller counts an event from its pick, one cycle before the command is on the
-        interface, so its state is the checker's after this cycle's command, and a counter of
-        the cycles since an event is one more than the cycles since it reached the
-        interface."""
+        A command goes from its pick through the pick register to the command register, the
+        interface. The rules between banks count from the pick register, so their state is
+        the checker's after this cycle's command, and a counter of the cycles since an event
+        is one more than the cycles since it reached the interface. The bank machines count
+        from the pick: their state also has the pick register's command, and their counters
+        are one more again."""
         t = self.controller_timing
         banks, groups = t.banks, t.bank_groups
         per_group = t.banks_per_group
@@ -316,24 +318,28 @@ class ControllerHarness(wiring.Component):
                 agree(w[f"group_{kind}"][g], [w[kind][b] for b in group_banks[g]],
                       f"lemma: {kind} windows")
 
-        def exact(counter, now, window, saturate, name):
+        def exact(counter, now, window, saturate, name, picked=None):
             """The counter holds 1 for an event on the interface now, ``k + 2`` for one
             ``k + 1`` cycles ago, else ``saturate`` (each window is as long as its counter
-            counts). With ``now`` None, the counter counts from the interface (as the rules
-            between banks do): ``k + 1`` for an event ``k + 1`` cycles ago."""
+            counts). With ``picked`` (an event in the pick register, counted from its pick
+            as the bank machines do) every figure is one more, and ``picked`` makes it 1."""
+            offset = 1 if picked is None else 2
             expected = Signal(range(saturate + 1), name=f"lemma_{name}")
             m.d.comb += expected.eq(saturate)
-            offset = 2 if now is not None else 1
             for k in reversed(range(len(window))):
                 with m.If(window[k]):
-                    m.d.comb += expected.eq(min(saturate, k + offset))
-            if now is not None:
-                with m.If(now):
+                    m.d.comb += expected.eq(min(saturate, k + 1 + offset))
+            with m.If(now):
+                m.d.comb += expected.eq(min(saturate, offset))
+            if picked is not None:
+                with m.If(picked):
                     m.d.comb += expected.eq(1)
             m.d.comb += Assert(counter == expected, f"lemma: {name}")
 
-        # The bank machines: the open row, and the counters of the bank's own rules. The
-        # controller closes open banks only, so every PRE and PREA it issues starts a tRP.
+        # The bank machines: the open row, and the counters of the bank's own rules, which
+        # count from the pick, a cycle before the command reaches the command register (the
+        # pick register holds it meanwhile). The controller closes open banks only, so
+        # every PRE and PREA it issues starts a tRP.
         is_pre = bus.row_valid & (bus.row_cmd == RowCommand.PRE)
         is_prea = bus.row_valid & (bus.row_cmd == RowCommand.PREA)
         m.d.comb += Assert(~(is_pre | is_prea) | checker.closes.any(),
@@ -341,55 +347,79 @@ class ControllerHarness(wiring.Component):
         act_to = [checker.act & (bus.row_bank == b) for b in range(banks)]
         rd_to = [checker.rd & (bus.col_bank == b) for b in range(banks)]
         wr_to = [checker.wr & (bus.col_bank == b) for b in range(banks)]
+        picked_row, picked_col = netlist.signal("picked_row"), netlist.signal("picked_col")
+        picked_row_valid = netlist.signal("picked_row_valid")
+        picked_row_cmd = netlist.signal("picked_row_cmd")
+        picked_col_valid = netlist.signal("picked_col_valid")
+        picked_write = netlist.signal("picked_write")
         for b in range(banks):
-            _machine, fragment = netlist.submodule(f"bank{b}", BankMachine)
+            machine, fragment = netlist.submodule(f"bank{b}", BankMachine)
 
             def signal(name):
                 return netlist.signal(name, fragment)
 
-            m.d.comb += Assert(signal("is_open") == checker.open_next[b], "lemma: open banks")
-            with m.If(checker.open_next[b]):
-                m.d.comb += Assert(signal("open_row") == checker.rows_next[b],
-                                   "lemma: open rows")
+            picked_act = (picked_row_valid & picked_row[b]
+                          & (picked_row_cmd == RowCommand.ACT))
+            # A PREA closes the banks open before it, which the device has open after the
+            # command on the interface now.
+            picked_close = picked_row_valid & (
+                (picked_row[b] & (picked_row_cmd == RowCommand.PRE))
+                | ((picked_row_cmd == RowCommand.PREA) & checker.open_next[b]))
+            picked_rd = picked_col_valid & picked_col[b] & ~picked_write
+            picked_wr = picked_col_valid & picked_col[b] & picked_write
+            with m.If(picked_act):
+                m.d.comb += [Assert(signal("is_open"), "lemma: open banks"),
+                             Assert(signal("open_row") == machine.row_row, "lemma: open rows")]
+            with m.Elif(picked_close):
+                m.d.comb += Assert(~signal("is_open"), "lemma: open banks")
+            with m.Else():
+                m.d.comb += Assert(signal("is_open") == checker.open_next[b],
+                                   "lemma: open banks")
+                with m.If(checker.open_next[b]):
+                    m.d.comb += Assert(signal("open_row") == checker.rows_next[b],
+                                       "lemma: open rows")
             exact(signal("since_act"), act_to[b], w["act"][b],
-                  max(1, t.trcd_rd, t.trcd_wr, t.tras, t.trc), f"bank{b}_since_act")
+                  max(1, t.trcd_rd, t.trcd_wr, t.tras, t.trc), f"bank{b}_since_act",
+                  picked=picked_act)
             exact(signal("since_pre"), checker.closes[b], w["pre"][b], max(1, t.trp),
-                  f"bank{b}_since_pre")
+                  f"bank{b}_since_pre", picked=picked_close)
             exact(signal("since_rd"), rd_to[b], w["rd"][b], max(1, t.trtp),
-                  f"bank{b}_since_rd")
+                  f"bank{b}_since_rd", picked=picked_rd)
             exact(signal("since_wr"), wr_to[b], w["wr"][b], max(1, write_end + t.twr),
-                  f"bank{b}_since_wr")
+                  f"bank{b}_since_wr", picked=picked_wr)
 
-        # The rules between banks, counted from the command register: an event on the
-        # interface now is not among them yet.
+        # The rules between banks count from the pick register, a cycle before the command
+        # is on the interface.
         _timing, fragment = netlist.submodule("channel_timing", ChannelTiming)
 
         def signal(name):
             return netlist.signal(name, fragment)
 
         for g, members in enumerate(group_banks):
-            exact(signal(f"group{g}_since_act"), None,
+            exact(signal(f"group{g}_since_act"), any_of(act_to[b] for b in members),
                   [any_of(w["act"][b][k] for b in members)
                    for k in range(len(w["act"][members[0]]))],
                   max(1, t.trrd_l), f"group{g}_since_act")
-            exact(signal(f"group{g}_since_rd"), None, w["group_rd"][g], max(1, t.tccd_l), f"group{g}_since_rd")
-            exact(signal(f"group{g}_since_wr"), None, w["group_wr"][g], max(1, t.tccd_l, write_end + t.twtr_l),
+            exact(signal(f"group{g}_since_rd"), any_of(rd_to[b] for b in members),
+                  w["group_rd"][g], max(1, t.tccd_l), f"group{g}_since_rd")
+            exact(signal(f"group{g}_since_wr"), any_of(wr_to[b] for b in members),
+                  w["group_wr"][g], max(1, t.tccd_l, write_end + t.twtr_l),
                   f"group{g}_since_wr")
-        for name, window, saturate in [
-                ("since_act", w["any_act"], max(1, t.trrd_s)),
-                ("since_rd", w["any_rd"], max(1, t.tccd_s)),
-                ("since_wr", w["any_wr"], max(1, t.tccd_s, write_end + t.twtr_s)),
-                ("since_close", w["any_pre"], max(1, t.trp)),
-                ("since_ref", w["ref"], max(1, t.trfc))]:
-            exact(signal(name), None, window, saturate, name)
+        for name, now, window, saturate in [
+                ("since_act", checker.act, w["any_act"], max(1, t.trrd_s)),
+                ("since_rd", checker.rd, w["any_rd"], max(1, t.tccd_s)),
+                ("since_wr", checker.wr, w["any_wr"], max(1, t.tccd_s, write_end + t.twtr_s)),
+                ("since_close", checker.closes.any(), w["any_pre"], max(1, t.trp)),
+                ("since_ref", checker.ref, w["ref"], max(1, t.trfc))]:
+            exact(signal(name), now, window, saturate, name)
 
         # tFAW: slot i of the ring holds the cycles since an ACT; the one r places before the
         # slot the next ACT takes holds the r-th most recent.
         if t.tfaw:
             faw_next = signal("faw_next")
             ring = [signal(f"faw_since_{i}") for i in range(4)]
-            # ACTs in the window (before now), most recent first.
-            acts = [w["any_act"][k] for k in range(len(w["any_act"]))]
+            # ACTs on the interface now and in the window, most recent first.
+            acts = [checker.act] + [w["any_act"][k] for k in range(len(w["any_act"]))]
             for r in range(1, 5):
                 slot = Signal.like(ring[0], name=f"lemma_faw_recent{r}")
                 for i in range(4):
@@ -405,16 +435,24 @@ class ControllerHarness(wiring.Component):
                         m.d.comb += expected.eq(min(t.tfaw, k + 1))
                 m.d.comb += Assert(slot == expected, "lemma: tfaw ring")
 
-        # The data bus: the controller's count is the last beat of the commands before now
-        # (a beat j cycles from now makes it j).
+        # The data bus: the controller's count is the last beat scheduled (a beat j cycles
+        # from now makes it j), less one: it counts from the pick register, a cycle ahead of
+        # the interface.
         bus_busy = signal("bus_busy")
-        scheduled = checker.bus_beats
-        horizon = len(scheduled) - 1
+        horizon = len(checker.bus_beats)
+        scheduled = Signal(horizon + 1, name="lemma_scheduled")
+        burst = (1 << t.burst_cycles) - 1
+        with m.If(checker.rd):
+            m.d.comb += scheduled.eq(checker.bus_beats | (burst << t.cl))
+        with m.Elif(checker.wr):
+            m.d.comb += scheduled.eq(checker.bus_beats | (burst << t.cwl))
+        with m.Else():
+            m.d.comb += scheduled.eq(checker.bus_beats)
         last_beat = Signal.like(bus_busy, name="lemma_last_beat")
         for j in range(1, horizon + 1):
             with m.If(scheduled[j]):
                 m.d.comb += last_beat.eq(j)
-        m.d.comb += Assert(bus_busy == last_beat, "lemma: data bus")
+        m.d.comb += Assert(bus_busy == Mux(last_beat == 0, 0, last_beat - 1), "lemma: data bus")
 
     # Addresses and waits ----------------------------------------------------------------------
 
@@ -492,10 +530,14 @@ class ControllerHarness(wiring.Component):
                 for i in range(n):
                     with m.If(machine.col_slot == i):
                         m.d.comb += picked.eq(copies[i])
-        # The request whose command is on the interface now.
+        # The request whose command is on the interface now: picked two cycles ago (the pick
+        # register, then the command register).
+        in_pick_register = Signal.like(entering, name="picked_request")
+        in_pick_register_valid = Signal()
         served = Signal.like(entering, name="served_request")
         served_valid = Signal()
-        m.d.sync += [served.eq(picked), served_valid.eq(picked_valid)]
+        m.d.sync += [in_pick_register.eq(picked), in_pick_register_valid.eq(picked_valid),
+                     served.eq(in_pick_register), served_valid.eq(in_pick_register_valid)]
         m.d.comb += Assert(served_valid == bus.col_valid, "a command for no request")
         open_row = Signal(len(entering.row))
         for b in range(self.controller_timing.banks):
@@ -556,8 +598,8 @@ class ControllerHarness(wiring.Component):
         t = self.timing
         bus = ctrl.dram
         # Requests accepted whose column command has not reached the interface yet (the
-        # queues, the input register, and the command register).
-        queued = Signal(range(t.banks * self.bank_queue_depth + 3))
+        # queues, the input register, the pick register and the command register).
+        queued = Signal(range(t.banks * self.bank_queue_depth + 4))
         m.d.sync += queued.eq(queued + entry["accept"] - bus.col_valid)
         # Per bank: column commands since its ACT; whether a PRE (not a PREA) closed it last,
         # and which row.
@@ -628,14 +670,14 @@ _PROVEN = ("every command meets every timing rule of the device checker but the 
            "deadline, for all time (k-induction)")
 
 JOBS = (
-    _job("controller_timing_tiny", "prove", 3,
+    _job("controller_timing_tiny", "prove", 4,
          f"2 requests per bank on a tiny preset (4 banks in 2 groups, figures of 1-6 cycles): "
          f"{_PROVEN}",
          timing=TINY, bank_queue_depth=2, rules=PROVEN_RULES, lemmas=True),
-    _job("controller_timing_sdr", "prove", 3,
+    _job("controller_timing_sdr", "prove", 4,
          f"2 requests per bank on the sdr preset (4 banks): {_PROVEN}",
          timing="sdr", bank_queue_depth=2, rules=PROVEN_RULES, lemmas=True),
-    _job("controller_timing_hbm2", "prove", 3,
+    _job("controller_timing_hbm2", "prove", 4,
          f"1 request per bank on the hbm2-2000 preset (16 banks in 4 groups): {_PROVEN}",
          timing="hbm2-2000", bank_queue_depth=1, rules=PROVEN_RULES, lemmas=True),
     _job("controller_refresh_tiny", "bmc", REFRESH_DEPTH,

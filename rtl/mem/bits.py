@@ -69,7 +69,7 @@ def interleaved_round_robin(m, levels, groups, *, name, accepted=Const(1)):
 
     Each level's grant is the lowest set bit of its requests after the last grant followed
     by all of its requests: one carry chain of twice the requesters, and an OR of the two
-    halves."""
+    halves. The same chain gives the positions after the grant, the next rotation."""
     if not isinstance(levels, (list, tuple)):
         levels = [levels]
     count = len(levels[0])
@@ -80,17 +80,28 @@ def interleaved_round_robin(m, levels, groups, *, name, accepted=Const(1)):
     after_last = Signal(count, name=f"{name}_after_last")  # positions after the last grant
     rotated_grant = Signal(count, name=f"{name}_rotated")
     choice = Const(0, count)
+    after_choice = Const(0, count)
+    any_level = Const(0, 1)
     for k, level in reversed(list(enumerate(levels))):
         rotated = Signal(count, name=f"{name}_level{k}")
         m.d.comb += rotated.eq(Cat(*(level[i] for i in flat)))
-        candidates = Cat(rotated & after_last, rotated)
-        lowest = Signal(2 * count, name=f"{name}_level{k}_lowest")
-        m.d.comb += lowest.eq(candidates & ~(candidates - 1))
+        after = Signal(count, name=f"{name}_level{k}_after")
+        m.d.comb += after.eq(rotated & after_last)
+        candidates = Cat(after, rotated)
+        below = Signal(2 * count, name=f"{name}_level{k}_below")   # bits below the lowest
+        m.d.comb += below.eq(candidates - 1)
+        lowest = candidates & ~below
+        # Above the lowest set bit: the bits that the borrow of ``candidates - 1`` left
+        # alone. A grant among ``after`` has the rest of ``after`` above it; a grant among
+        # the rest, the rest of ``rotated``.
+        above = ~(candidates ^ below)
         choice = Mux(rotated.any(), lowest[:count] | lowest[count:], choice)
+        after_choice = Mux(rotated.any(), Mux(after.any(), above[:count], above[count:]),
+                           after_choice)
+        any_level = any_level | rotated.any()
     m.d.comb += rotated_grant.eq(choice)
-    with m.If(accepted & rotated_grant.any()):
-        m.d.sync += after_last.eq(Cat(Const(0, 1), *(rotated_grant[:p].any()
-                                                     for p in range(1, count))))
+    with m.If(accepted & any_level):
+        m.d.sync += after_last.eq(after_choice)
     grant = Signal(count, name=f"{name}_grant")
     m.d.comb += grant.eq(Cat(*(rotated_grant[flat.index(i)] for i in range(count))))
     return grant

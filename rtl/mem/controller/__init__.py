@@ -50,8 +50,9 @@ COUNTERS = ("reads", "writes", "bytes", "row_hits", "row_misses", "refreshes", "
 COUNTER_BITS = 48
 
 #: Cycles from accepting a request to its first command on the DRAM interface when nothing
-#: else is going on: the bank queue, the candidate register and the command register.
-COMMAND_DELAY = 3
+#: else is going on: the bank queue, the candidate register, the pick register and the
+#: command register.
+COMMAND_DELAY = 4
 
 #: Cycles an unloaded read spends in the controller's registers and FIFOs, on top of the
 #: device's latency to the last beat: :data:`COMMAND_DELAY` and 2 through the response FIFO.
@@ -411,14 +412,15 @@ class ChannelController(wiring.Component):
             m.submodules.refresher = refresher = Refresher(timing=t,
                                                            deadline=self.refresh_deadline)
         refreshing = refresher.refreshing if refresher is not None else Const(0)
-        # Credits: ``outstanding`` counts the RD/WR commands before the command register's
-        # whose response has not left; a pick now needs one more credit than that if the
-        # register holds a RD/WR too.
+        # Credits: ``outstanding`` counts the RD/WR commands before the pick register's whose
+        # response has not left; a pick now needs one more credit than that if the register
+        # holds a RD/WR too.
         depth_credits = self._response_depth
         outstanding = Signal(range(depth_credits + 1))
         one_left = Signal(init=1)
         two_left = Signal(init=int(depth_credits > 1))
-        col_allowed = Mux(self.dram.col_valid, two_left, one_left) & ~refreshing
+        picked_col_valid = Signal()     # the pick register (below) holds a RD or WR
+        col_allowed = Mux(picked_col_valid, two_left, one_left) & ~refreshing
 
         def group_bit(flags, b):
             return flags[b >> group_shift] if groups > 1 else flags[0]
@@ -455,13 +457,8 @@ class ChannelController(wiring.Component):
         col_issue = col_eligible.any()
         row_issue = (acts | pres).any()
 
-        def chosen(grant, name):
-            return select_onehot(grant, [getattr(machine, name) for machine in machines])
-
-        col_bank = select_onehot(col_grant, [Const(b, max(1, log2(banks))) for b in range(banks)])
-        row_bank = select_onehot(row_grant, [Const(b, max(1, log2(banks))) for b in range(banks)])
-        issue_write = chosen(col_grant, "col_write")
-        issue_slot = chosen(col_grant, "col_slot")
+        bank_number = [Const(b, max(1, log2(banks))) for b in range(banks)]
+        issue_write = select_onehot(col_grant, [machine.col_write for machine in machines])
 
         # Refresh: close every bank with one PREA, then REF.
         any_open = each("open").any()
@@ -477,61 +474,81 @@ class ChannelController(wiring.Component):
             m.d.comb += [machine.col_grant.eq(col_grant[b]), machine.row_grant.eq(row_grant[b]),
                          machine.prea.eq(prea_issue)]
 
-        # The command register. What follows a command and is not the bank machines' (the
-        # rules between banks, credits, counts and counters) learns of it from this
-        # register, a cycle after the pick, so that the choice drives registers only.
-        dram = self.dram
-        row_cmd = Mux(ref_issue, RowCommand.REF,
-                      Mux(prea_issue, RowCommand.PREA,
-                          Mux(issue_act, RowCommand.ACT, RowCommand.PRE)))
-        issued_row_hit = Signal()       # the RD/WR in the register needed no ACT of its own
-        issued_starved = Signal()       # ... and was for a starved request
-        issued_tag = Signal(self._tag_width)
+        # The pick register holds the choice: the commands' kinds and banks, and which bank
+        # machines' candidates they are (the machines hold those for a cycle). The command
+        # register takes the rows, columns and tags from them a cycle later, so no
+        # multiplexer over the banks follows the choice in its cycle. Everything that
+        # follows a command and is not a bank machine's (the rules between banks, credits,
+        # the write data, tags in flight, pending counts and counters) learns of it from the
+        # pick register.
+        picked_row = Signal(banks)      # the bank whose row candidate was picked, one-hot
+        picked_col = Signal(banks)
+        picked_row_valid = Signal()
+        picked_row_cmd = Signal.like(self.dram.row_cmd)
+        picked_row_bank = Signal.like(self.dram.row_bank)
+        picked_write = Signal()
+        picked_col_bank = Signal.like(self.dram.col_bank)
         m.d.sync += [
-            dram.row_valid.eq(row_issue | prea_issue | ref_issue),
-            dram.row_cmd.eq(row_cmd),
-            dram.row_bank.eq(row_bank),
-            dram.row.eq(chosen(row_grant, "row_row")),
-            dram.col_valid.eq(col_issue),
-            dram.col_cmd.eq(Mux(issue_write, ColumnCommand.WR, ColumnCommand.RD)),
-            dram.col_bank.eq(col_bank),
-            dram.column.eq(chosen(col_grant, "col_column")),
-            issued_row_hit.eq(chosen(col_grant, "col_row_hit")),
-            issued_starved.eq(chosen(col_grant, "col_starved")),
-            issued_tag.eq(chosen(col_grant, "col_tag")),
+            picked_row.eq(row_grant),
+            picked_col.eq(col_grant),
+            picked_row_valid.eq(row_issue | prea_issue | ref_issue),
+            picked_row_cmd.eq(Mux(ref_issue, RowCommand.REF,
+                                  Mux(prea_issue, RowCommand.PREA,
+                                      Mux(issue_act, RowCommand.ACT, RowCommand.PRE)))),
+            picked_row_bank.eq(select_onehot(row_grant, bank_number)),
+            picked_col_valid.eq(col_issue),
+            picked_write.eq(issue_write),
+            picked_col_bank.eq(select_onehot(col_grant, bank_number)),
         ]
-        issued_act = dram.row_valid & (dram.row_cmd == RowCommand.ACT)
-        issued_ref = dram.row_valid & (dram.row_cmd == RowCommand.REF)
-        issued_close = dram.row_valid & ((dram.row_cmd == RowCommand.PRE)
-                                         | (dram.row_cmd == RowCommand.PREA))
-        issued_rd = dram.col_valid & (dram.col_cmd == ColumnCommand.RD)
-        issued_wr = dram.col_valid & (dram.col_cmd == ColumnCommand.WR)
+
+        def picked(name):
+            grant = picked_col if name.startswith("col_") else picked_row
+            return select_onehot(grant, [getattr(machine, name) for machine in machines])
+
+        # The command register.
+        dram = self.dram
+        m.d.sync += [
+            dram.row_valid.eq(picked_row_valid),
+            dram.row_cmd.eq(picked_row_cmd),
+            dram.row_bank.eq(picked_row_bank),
+            dram.row.eq(picked("row_row")),
+            dram.col_valid.eq(picked_col_valid),
+            dram.col_cmd.eq(Mux(picked_write, ColumnCommand.WR, ColumnCommand.RD)),
+            dram.col_bank.eq(picked_col_bank),
+            dram.column.eq(picked("col_column")),
+        ]
+        picked_act = picked_row_valid & (picked_row_cmd == RowCommand.ACT)
+        picked_ref = picked_row_valid & (picked_row_cmd == RowCommand.REF)
+        picked_close = picked_row_valid & ((picked_row_cmd == RowCommand.PRE)
+                                           | (picked_row_cmd == RowCommand.PREA))
+        picked_rd = picked_col_valid & ~picked_write
+        picked_wr = picked_col_valid & picked_write
         m.d.comb += [
-            timing.act.eq(issued_act),
-            timing.close.eq(issued_close),
-            timing.ref.eq(issued_ref),
-            timing.rd.eq(issued_rd),
-            timing.wr.eq(issued_wr),
-            timing.row_group.eq(dram.row_bank >> group_shift),
-            timing.col_group.eq(dram.col_bank >> group_shift),
+            timing.act.eq(picked_act),
+            timing.close.eq(picked_close),
+            timing.ref.eq(picked_ref),
+            timing.rd.eq(picked_rd),
+            timing.wr.eq(picked_wr),
+            timing.row_group.eq(picked_row_bank >> group_shift),
+            timing.col_group.eq(picked_col_bank >> group_shift),
         ]
 
         with m.If(switch):
             m.d.sync += served_starved.eq(0)
-        with m.Elif(dram.col_valid & issued_starved & (issued_wr == write_mode)):
+        with m.Elif(picked_col_valid & picked("col_starved") & (picked_write == write_mode)):
             m.d.sync += served_starved.eq(1)
 
         # Pending counts of the mode rule: +1 on entering a bank queue, -1 on the RD/WR.
         m.d.sync += [
-            pending_reads.eq(pending_reads + (enqueue & ~entering.write) - issued_rd),
-            pending_writes.eq(pending_writes + (enqueue & entering.write) - issued_wr),
+            pending_reads.eq(pending_reads + (enqueue & ~entering.write) - picked_rd),
+            pending_writes.eq(pending_writes + (enqueue & entering.write) - picked_wr),
         ]
 
         # Data paths and credits --------------------------------------------------------------
         m.d.comb += [
-            write_data.issue.eq(col_issue & issue_write),
-            write_data.issue_bank.eq(col_bank),
-            write_data.issue_slot.eq(issue_slot),
+            write_data.issue.eq(picked_wr),
+            write_data.issue_bank.eq(picked_col_bank),
+            write_data.issue_slot.eq(picked("col_slot")),
             dram.wdata.eq(write_data.wdata),
             dram.wmask.eq(write_data.wmask),
         ]
@@ -543,33 +560,34 @@ class ChannelController(wiring.Component):
         m.submodules.response_path = responses = ResponsePath(
             timing=t, tag_width=self._tag_width, depth=self._response_depth)
         m.d.comb += [
-            responses.issue.eq(dram.col_valid),
-            responses.issue_tag.eq(issued_tag),
-            responses.issue_write.eq(issued_wr),
+            responses.issue.eq(picked_col_valid),
+            responses.issue_tag.eq(picked("col_tag")),
+            responses.issue_write.eq(picked_write),
             responses.write_done.eq(write_data.done),
             responses.rdata.eq(dram.rdata),
             responses.rdata_valid.eq(dram.rdata_valid),
         ]
         wiring.connect(m, responses.responses, wiring.flipped(self.responses))
         pop = responses.pop
-        with m.If(dram.col_valid & ~pop):
+        with m.If(picked_col_valid & ~pop):
             m.d.sync += [outstanding.eq(outstanding + 1),
                          one_left.eq(outstanding + 1 < depth_credits),
                          two_left.eq(outstanding + 2 < depth_credits)]
-        with m.Elif(~dram.col_valid & pop):
+        with m.Elif(~picked_col_valid & pop):
             m.d.sync += [outstanding.eq(outstanding - 1), one_left.eq(1),
                          two_left.eq(outstanding < depth_credits)]
 
         # Counters ----------------------------------------------------------------------------
-        # Counted from the command register, like everything after the choice.
+        # Counted from the pick register, like everything after the choice.
+        row_hit = picked("col_row_hit")
         increments = {
-            "reads": (issued_rd, 1),
-            "writes": (issued_wr, 1),
-            "bytes": (dram.col_valid, t.burst_bytes),
-            "row_hits": (dram.col_valid & issued_row_hit, 1),
-            "row_misses": (dram.col_valid & ~issued_row_hit, 1),
-            "refreshes": (issued_ref, 1),
-            "busy_cycles": (each("busy").any() | held_valid | dram.col_valid
+            "reads": (picked_rd, 1),
+            "writes": (picked_wr, 1),
+            "bytes": (picked_col_valid, t.burst_bytes),
+            "row_hits": (picked_col_valid & row_hit, 1),
+            "row_misses": (picked_col_valid & ~row_hit, 1),
+            "refreshes": (picked_ref, 1),
+            "busy_cycles": (each("busy").any() | held_valid | picked_col_valid
                             | (outstanding != 0), 1),
         }
         assert tuple(increments) == COUNTERS        # the one list of counter names

@@ -199,18 +199,23 @@ class BankMachine(wiring.Component):
 
         m.d.sync += [
             self.col_valid.eq(col_pick.any() & ~issued),
-            self.col_write.eq(select_onehot(col_pick, [e.write for e in entries])),
-            self.col_column.eq(select_onehot(col_pick, [e.column for e in entries])),
-            self.col_tag.eq(select_onehot(col_pick, [e.tag for e in entries])),
-            self.col_slot.eq(select_onehot(col_pick, [Const(i, self.col_slot.shape())
-                                                      for i in range(n)])),
-            self.col_row_hit.eq(~(col_pick & missed).any()),
-            self.col_starved.eq((col_pick & starved).any()),
             self.row_valid.eq((primary | lookahead) & ~issued),
-            self.row_act.eq(~is_open),
-            self.row_row.eq(select_onehot(row_pick, [e.row for e in entries])),
-            self.row_lookahead.eq(~primary),
         ]
+        # A candidate picked holds for a cycle: the controller's command register takes its
+        # row, column and tag from here then.
+        with m.If(~issued):
+            m.d.sync += [
+                self.col_write.eq(select_onehot(col_pick, [e.write for e in entries])),
+                self.col_column.eq(select_onehot(col_pick, [e.column for e in entries])),
+                self.col_tag.eq(select_onehot(col_pick, [e.tag for e in entries])),
+                self.col_slot.eq(select_onehot(col_pick, [Const(i, self.col_slot.shape())
+                                                          for i in range(n)])),
+                self.col_row_hit.eq(~(col_pick & missed).any()),
+                self.col_starved.eq((col_pick & starved).any()),
+                self.row_act.eq(~is_open),
+                self.row_row.eq(select_onehot(row_pick, [e.row for e in entries])),
+                self.row_lookahead.eq(~primary),
+            ]
         row_slot = Signal(n)        # the request the row candidate is for
         m.d.sync += row_slot.eq(row_pick)
 

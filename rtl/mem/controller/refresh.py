@@ -57,10 +57,10 @@ class Refresher(wiring.Component):
             m.d.sync += owed.eq(owed + 1)
         with m.Elif(~tick & self.ref & (owed != -1)):
             m.d.sync += owed.eq(owed - 1)
-        # Cycles since the last REF was picked; reset counts as a REF picked in cycle -1,
-        # which is the device's "REF in cycle 0" one command-register stage later.
+        # Cycles since the last REF was picked; reset counts as a REF picked in cycle -2,
+        # which is the device's "REF in cycle 0" after the pick and command registers.
         deadline = self._deadline
-        age = Signal(range(deadline + 1), init=1)
+        age = Signal(range(deadline + 1), init=2)
         with m.If(self.ref):
             m.d.sync += age.eq(1)
         with m.Elif(age != deadline):

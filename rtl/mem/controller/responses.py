@@ -29,9 +29,9 @@ def burst_layout(timing):
 
 
 class WriteData(wiring.Component):
-    """Write data waits in a memory word per queue slot; beat ``k`` of a WR picked in cycle
-    ``d`` is on ``wdata``/``wmask`` in cycle ``d + 1 + cwl + k`` (registered like the
-    command).
+    """Write data waits in a memory word per queue slot; beat ``k`` of a WR in the
+    controller's pick register in cycle ``d`` is on ``wdata``/``wmask`` in cycle ``d + 1 +
+    cwl + k``, ``cwl`` cycles after the WR (which is in the command register then).
 
     Slots are numbered per bank: ``banks`` banks of ``bank_slots`` slots each.
 
@@ -40,15 +40,13 @@ class WriteData(wiring.Component):
     store : ``In(1)``, ``store_bank``, ``store_slot``, ``store_burst``
         Keep a write request's data and strobes (AXI polarity) for its bank's slot.
     issue : ``In(1)``, ``issue_bank``, ``issue_slot``
-        A WR was picked for the slot's request.
+        The pick register holds a WR for the slot's request.
     wdata, wmask : ``Out``
         The DRAM interface's write beat (a set mask bit keeps the byte, as DFI).
     release : ``Out(1)``, ``release_bank``, ``release_slot``
         The slot's last beat has left the store: the slot may be reused.
     done : ``Out(1)``
-        The last beat of a write is on the interface this cycle (its response is due), or
-        was last cycle if that is the cycle after the pick: the response path learns of a
-        WR a cycle after its pick, from the command register.
+        The last beat of a write is on the interface this cycle (its response is due).
     """
 
     def __init__(self, *, timing, bank_slots):
@@ -96,8 +94,7 @@ class WriteData(wiring.Component):
         issued = Signal(max(1, slot_bits + bank_bits))
         m.d.comb += issued.eq(address(self.issue_bank, self.issue_slot))
         lines = [(self.issue, issued)]
-        done_after = max(t.cwl + t.burst_cycles, 2)
-        for s in range(1, done_after + 1):
+        for s in range(1, t.cwl + t.burst_cycles + 1):
             valid = Signal(name=f"line_valid_{s}")
             slot = Signal.like(issued, name=f"line_slot_{s}")
             m.d.sync += [valid.eq(lines[-1][0]), slot.eq(lines[-1][1])]
@@ -122,7 +119,7 @@ class WriteData(wiring.Component):
             self.release.eq(release),
             self.release_slot.eq(release_address[:slot_bits]),
             self.release_bank.eq(release_address[slot_bits:]),
-            self.done.eq(lines[done_after][0]),
+            self.done.eq(lines[t.cwl + t.burst_cycles][0]),
         ]
         return m
 
@@ -137,7 +134,8 @@ class ResponsePath(wiring.Component):
     Members
     -------
     issue : ``In(1)``, ``issue_tag``, ``issue_write``
-        A RD or WR is in the command register (it was picked last cycle).
+        The controller's pick register holds a RD or WR (it is on the interface next
+        cycle).
     write_done : ``In(1)``
         A write's last beat is on the interface.
     rdata, rdata_valid : ``In``

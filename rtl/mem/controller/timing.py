@@ -10,7 +10,7 @@ cycle and issued the next.
 
 :class:`ChannelTiming` holds the rules that span banks (per bank group and per pseudo-channel:
 tRRD, tFAW, tCCD, tWTR, the data bus and tRFC); each bank machine holds its own bank's. It
-learns of a command from the command register, a cycle after its pick, so that nothing
+learns of a command from the pick register, a cycle after its pick, so that nothing
 follows the choice but registers: one flag register per command kind and bank group holds
 every rule for the commands before the register's, and a gate or two adds the register's
 own command.
@@ -42,7 +42,7 @@ class ChannelTiming(wiring.Component):
     """The timing rules between banks of one pseudo-channel, as flags that say whether a
     command picked in this cycle is legal.
 
-    Commands are counted from the command register, a cycle after their pick (every command
+    Commands are counted from the pick register, a cycle after their pick (every command
     goes through that register, so the device sees the same distances). What a bank allows
     on its own is the bank machines' part.
 
@@ -53,9 +53,9 @@ class ChannelTiming(wiring.Component):
     Members
     -------
     act, rd, wr, ref : ``In(1)``
-        The command register holds an ACT, RD, WR or REF (picked last cycle).
+        The pick register holds an ACT, RD, WR or REF (picked last cycle).
     close : ``In(1)``
-        The command register holds a PRE or a PREA (REF waits tRP after the last one).
+        The pick register holds a PRE or a PREA (REF waits tRP after the last one).
     row_group, col_group : ``In(range(bank_groups))``
         The bank group of the ACT, and of the RD or WR.
     act_ok, rd_ok, wr_ok : ``Out(bank_groups)``
@@ -96,11 +96,11 @@ class ChannelTiming(wiring.Component):
         def next_met(since, event, cycles):
             """Whether a pick next cycle is ``cycles`` or more after the last ``event``
             before it, leaving out the one picked now: the value for a flag register. The
-            command register holds ``event`` now, picked a cycle ago."""
+            pick register holds ``event`` now, picked a cycle ago."""
             return Mux(event, Const(int(2 >= cycles), 1), rule_met(since, cycles - 2))
 
         def blocks(event, cycles):
-            """The command register's ``event`` forbids a pick now (it is a cycle back)."""
+            """The pick register's ``event`` forbids a pick now (it is a cycle back)."""
             return event if cycles > 1 else Const(0)
 
         def flag(name, value, init=1):
@@ -125,7 +125,7 @@ class ChannelTiming(wiring.Component):
 
         # The data bus, in order as the device sees it: a burst ends after every earlier one.
         # ``bus_busy`` is the last busy cycle, counted from now, of the bursts before the
-        # command register's. A RD picked now has its data cl + 1 cycles from now, a WR
+        # pick register's. A RD picked now has its data cl + 1 cycles from now, a WR
         # cwl + 1.
         read_busy, write_busy = t.cl + t.burst_cycles - 1, t.cwl + t.burst_cycles - 1
         bus_busy = Signal(range(max(read_busy, write_busy) + 1))
@@ -154,9 +154,9 @@ class ChannelTiming(wiring.Component):
         wr_blocked = wr_blocked | bus_blocked(t.cwl)
 
         # tFAW: at most four ACTs in any window of tfaw cycles. A ring of four counters holds
-        # the cycles since the last four ACTs before the command register's; ``faw_next`` is
+        # the cycles since the last four ACTs before the pick register's; ``faw_next`` is
         # the slot the next one takes, the oldest. A pick now is legal if the fourth most
-        # recent ACT, counting the one in the command register, is tfaw cycles back: the
+        # recent ACT, counting the one in the pick register, is tfaw cycles back: the
         # third most recent of the ring if the register holds an ACT, else the fourth.
         fourth_next = third_next = Const(1)
         if t.tfaw:
@@ -173,7 +173,7 @@ class ChannelTiming(wiring.Component):
             third_next = met.bit_select((next_slot + 1)[:2], 1)
 
         # Per bank group: one register per command kind and group holds every rule but the
-        # command register's own command, which a gate or two adds.
+        # pick register's own command, which a gate or two adds.
         for g in range(groups):
             row_here = self.row_group == g if groups > 1 else Const(1)
             col_here = self.col_group == g if groups > 1 else Const(1)
