@@ -156,7 +156,7 @@ BOARDS = {
             # (64 KB stored). The array runs in its own 100 MHz domain; the sequencer, DMA
             # engines and memory system at a third of it, 33.3 MHz, which hands the array a
             # third of the vectors it could take: the memory channel controller alone routes
-            # at about 47 MHz on this part (`--controller-only`). Two requests per bank
+            # at about 75 MHz on this part (`--controller-only`). Two requests per bank
             # (32 in all) keep the controller to about 7,000 LUT4s; the default eight make it
             # about 25,000.
             config=Config(rows=32, cols=8, channels=1, block_m=64, block_k=256,
