@@ -14,7 +14,9 @@ command (ACT or PRE for its oldest offered miss, or ahead of time for a request 
 mode). The channel's scheduler chooses among the banks' candidates the next cycle. A bank
 whose candidate was issued (or that a PREA closed) registers none in that cycle, since its
 candidates were chosen from the state before the command: each bank takes a command at
-most every other cycle, which its own rules (tCCD_L, tRCD, tRP) ask for anyway.
+most every other cycle, which its own rules (tCCD_L, tRCD, tRP) ask for anyway. A picked
+candidate's fields hold for the cycle after the pick, when the controller's command register
+takes them.
 """
 
 from amaranth import Module, Signal, Cat, Const, Mux
