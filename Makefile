@@ -9,11 +9,12 @@ JOBS ?= 2
 
 all: test
 
-# The virtual environment is (re)installed only when pyproject.toml changes.
-$(STAMP): pyproject.toml
+# The virtual environment is (re)installed only when pyproject.toml or constraints.txt
+# changes, with the exact package set of constraints.txt.
+$(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[sim,boards,formal]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[sim,boards,formal]"
 	@touch $(STAMP)
 
 demo: $(STAMP)
