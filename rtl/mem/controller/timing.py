@@ -26,15 +26,21 @@ from ..commands import resolve_timing, timing_repr
 __all__ = ["met_flag", "ChannelTiming"]
 
 
-def met_flag(m, since, event, cycles, *, lead=0, name):
-    """A register that is high in cycle ``c`` when the rule "``cycles`` after ``event``" is
-    met in cycle ``c + lead``. ``since`` is the event's :func:`cycles_since` counter (1 in
-    the cycle after the event), saturating at ``cycles`` or above."""
-    flag = Signal(name=name, init=1)
+def met_next(since, event, cycles, *, lead=0):
+    """Whether the rule "``cycles`` after ``event``" is met in cycle ``c + 1 + lead``, seen
+    from cycle ``c``: the value of a :func:`met_flag` register. ``since`` is the event's
+    :func:`cycles_since` counter (1 in the cycle after the event), saturating at ``cycles``
+    or above."""
     # since(c + 1) is 1 after an event in cycle c, since(c) + 1 otherwise (or saturated,
     # which meets the rule anyway).
-    m.d.sync += flag.eq(Mux(event, Const(int(1 + lead >= cycles), 1),
-                            rule_met(since, cycles - 1 - lead)))
+    return Mux(event, Const(int(1 + lead >= cycles), 1), rule_met(since, cycles - 1 - lead))
+
+
+def met_flag(m, since, event, cycles, *, lead=0, name):
+    """A register that is high in cycle ``c`` when the rule "``cycles`` after ``event``" is
+    met in cycle ``c + lead`` (:func:`met_next`, registered)."""
+    flag = Signal(name=name, init=1)
+    m.d.sync += flag.eq(met_next(since, event, cycles, lead=lead))
     return flag
 
 
@@ -96,8 +102,8 @@ class ChannelTiming(wiring.Component):
         def next_met(since, event, cycles):
             """Whether a pick next cycle is ``cycles`` or more after the last ``event``
             before it, leaving out the one picked now: the value for a flag register. The
-            pick register holds ``event`` now, picked a cycle ago."""
-            return Mux(event, Const(int(2 >= cycles), 1), rule_met(since, cycles - 2))
+            pick register holds ``event`` now, picked a cycle ago: hence ``lead=1``."""
+            return met_next(since, event, cycles, lead=1)
 
         def blocks(event, cycles):
             """The pick register's ``event`` forbids a pick now (it is a cycle back)."""
